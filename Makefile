@@ -1,0 +1,51 @@
+# threatscore — two commands do all the set-up:
+#   make serve   venv + install + corpus + baseline (when no champion yet) + score the seed article
+#   make test    venv + install + the test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+RAW ?= ../shared/data/raw
+SEED_ARTICLE ?= ../shared/examples/seed-article.txt
+PYTEST_ARGS ?=
+
+# Offline by design, for every command the project runs.
+export HF_HUB_OFFLINE := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export BENTOML_DO_NOT_TRACK := true
+# pip finds the local CPU build of torch here when it is needed (never a CUDA build).
+export PIP_FIND_LINKS := $(or $(PIP_FIND_LINKS),$(wildcard /opt/wheels))
+
+.PHONY: setup data champion serve test lint typecheck lock clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "threatscore needs Python 3.11, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+data: setup
+	@if [ -f data/processed/corpus.parquet ]; then echo "corpus present: data/processed (rebuild: $(BIN)/threatscore data build)"; \
+	else $(BIN)/threatscore data build --raw $(RAW); fi
+
+champion: data
+	$(BIN)/threatscore train experiments/baseline.yaml --if-no-champion
+
+serve: champion
+	$(BIN)/threatscore score $(SEED_ARTICLE)
+
+test: setup
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy threatscore training serving threatscore_cli
+
+lock:
+	$(BIN)/pip-compile --quiet --strip-extras --extra dev --output-file requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) data/processed mlflow.db mlruns mlartifacts

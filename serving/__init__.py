@@ -1,0 +1,1 @@
+"""Serving side: the scoring service. Imports the core, never training."""

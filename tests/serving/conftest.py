@@ -1,0 +1,198 @@
+"""Fixtures of the serving tests: the service in-process (BentoML's ASGI app), API keys, databases.
+
+The model is the tiny baseline trained and registered by ``registered_tiny``; nothing is mocked: the
+service loads it through the registry and the BentoML model store, and writes to a real SQLite file or a real
+PostgreSQL cluster started here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import mlflow_settings, registered_tiny  # noqa: F401 - shared fixtures
+
+#: Environment every in-process service of these tests starts with (poll off: tests reload explicitly).
+BASE_ENV = {"THREATSCORE_POLL_SECONDS": "0", "THREATSCORE_KEY_CACHE_SECONDS": "0"}
+
+
+@pytest.fixture(scope="session")
+def bentoml_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private BentoML home (model store) for this test process, set before the store is first used."""
+    home = tmp_path_factory.mktemp("bentoml-home")
+    os.environ["BENTOML_HOME"] = str(home)
+    return home
+
+
+@contextlib.contextmanager
+def patched_env(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def running_service(env: dict[str, str]) -> Iterator[object]:
+    """The whole service (gateway + model service) in this process, behind a starlette TestClient."""
+    from starlette.testclient import TestClient
+
+    import mlflow
+
+    from serving.service import Threatscore
+
+    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    with patched_env({**BASE_ENV, **env}):
+        app = Threatscore.to_asgi()
+        try:
+            with TestClient(app, raise_server_exceptions=False) as client:
+                yield client
+        finally:  # the service points MLflow at its registry; give the other tests theirs back
+            mlflow.set_tracking_uri(tracking)
+            mlflow.set_registry_uri(registry)
+
+
+@pytest.fixture(scope="module")
+def service_env(tmp_path_factory: pytest.TempPathFactory, registered_tiny, bentoml_home) -> dict[str, str]:  # noqa: F811
+    """Environment of a service on the tiny champion with its own SQLite database."""
+    root = tmp_path_factory.mktemp("service")
+    return {
+        "THREATSCORE_DB_URL": f"sqlite:///{root / 'threatscore.db'}",
+        "THREATSCORE_TRACKING_URI": registered_tiny["settings"].tracking_uri,
+    }
+
+
+@pytest.fixture(scope="module")
+def client(service_env: dict[str, str]) -> Iterator[object]:
+    """A TestClient on the running in-process service (module-wide: the model loads once per module)."""
+    with running_service(service_env) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def engine(client, service_env: dict[str, str]):
+    """An engine on the service's database (migrated by the service at start)."""
+    from serving.db import make_engine
+
+    eng = make_engine(service_env["THREATSCORE_DB_URL"])
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="module")
+def keys(engine) -> dict[str, str]:
+    """One key per role, by role name."""
+    from serving.keys import ROLES, create_key
+
+    return {role: create_key(engine, name=f"test-{role}", role=role).key for role in ROLES}
+
+
+def auth(key: str) -> dict[str, str]:
+    """The header that carries an API key."""
+    return {"Authorization": f"Bearer {key}"}
+
+
+# ------------------------------------------------------------------------------------------------ PostgreSQL
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (initdb + pg_ctl; as the postgres user when run as root).
+
+    Yields the server URL without a database name. Skipped only when the PostgreSQL binaries are absent.
+    """
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
+    as_root = os.geteuid() == 0
+    prefix: list[str] = []
+    root = Path(tempfile.mkdtemp(prefix="threatscore-pg-"))
+    data = root / "data"
+    if as_root:
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start PostgreSQL as the postgres user")
+        shutil.chown(root, user="postgres", group="postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+    subprocess.run(
+        [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "-N"],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    options = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    subprocess.run(
+        [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+            env=env,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def create_pg_database(server_url: str) -> str:
+    """A fresh, empty database on the throwaway server; returns its URL."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with psycopg.connect(f"{plain}/postgres", autocommit=True) as connection:
+                connection.execute(f'CREATE DATABASE "{name}"')
+            break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    return f"{server_url}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a SQLite file, and a database on the throwaway PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'service.db'}"
+    return create_pg_database(request.getfixturevalue("postgres_server"))

@@ -1,0 +1,226 @@
+"""Place resolution: the real gazetteer (built once per session from installed packages into a tmp cache)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from threatscore.geo import gazetteer as gazetteer_module
+from threatscore.geo import resolve_regions
+from threatscore.geo.normalize import fold, normalize_text, skeleton
+
+
+@pytest.fixture(scope="session", autouse=True)
+def geo_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Build the gazetteer once into a fresh cache dir; restore the process state afterwards."""
+    cache = tmp_path_factory.mktemp("geo-cache")
+    previous = os.environ.get("THREATSCORE_CACHE_DIR")
+    os.environ["THREATSCORE_CACHE_DIR"] = str(cache)
+    gazetteer_module._INSTANCE = None
+    gazetteer_module.get_gazetteer()
+    yield cache
+    gazetteer_module._INSTANCE = None
+    if previous is None:
+        os.environ.pop("THREATSCORE_CACHE_DIR", None)
+    else:
+        os.environ["THREATSCORE_CACHE_DIR"] = previous
+
+
+def _regions(text: str, title: str | None = None) -> list[tuple[str, str | None]]:
+    return [(r.country_code, r.admin1) for r in resolve_regions(text, title)]
+
+
+# -- normalisation (no gazetteer needed) ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "variants",
+    [
+        ("Qatrun", "Qatroun", "QATRUN"),
+        ("Hasaka", "Hasakah", "Hassakeh", "Hasakeh"),
+        ("Idlib", "Idleb"),
+        ("Paktia", "Paktya"),
+        ("Raqqa", "Raqqah", "Rakka"),
+    ],
+)
+def test_skeleton_merges_transliterations(variants: tuple[str, ...]) -> None:
+    assert len({skeleton(v) for v in variants}) == 1
+
+
+def test_fold_strips_accents_and_punctuation() -> None:
+    assert fold("Al-Ḥasakah") == "al hasakah"
+    assert fold("Ra’s  al-`Ayn") == "ras al ayn"
+
+
+def test_offsets_map_back_to_verbatim_text() -> None:
+    text = "In Ouagadougou (Djibouti, Hall) – Libya’s army."
+    norm = normalize_text(text)
+    words = []
+    for name in ("uagadugu", "jibuti", "hal", "libia"):
+        start = norm.skeleton.index(f" {name} ") + 1
+        a, b = norm.span(start, start + len(name))
+        words.append(text[a:b])
+    assert words == ["Ouagadougou", "Djibouti", "Hall", "Libya"]
+
+
+# -- the worked example -------------------------------------------------------------------------------------------
+def test_seed_article_primary_is_murzuq_with_hasakah_present(seed_text: str) -> None:
+    regions = resolve_regions(seed_text)
+    assert regions, "the seed article names places"
+    primary = regions[0]
+    assert primary.primary and sum(r.primary for r in regions) == 1
+    assert (primary.country_code, primary.country, primary.admin1) == ("LY", "Libya", "Murzuq")
+    assert "Qatrun" in primary.places
+    assert ("SY", "Al-Hasakah") in [(r.country_code, r.admin1) for r in regions]
+    assert all(p in seed_text for r in regions for p in r.places), "places are quoted as written"
+    assert abs(sum(r.salience for r in regions) - 1.0) < 1e-3
+
+
+# -- disambiguation by context --------------------------------------------------------------------------------------
+def test_tripoli_lebanon_versus_libya() -> None:
+    assert _regions("Clashes erupted in Tripoli, Lebanon, on Sunday, killing three people.")[0][0] == "LB"
+    assert _regions("Gunmen clashed in Tripoli overnight as the army deployed across northern Lebanon.")[0][0] == "LB"
+    assert _regions("Militias clashed near Tripoli airport; Libya has been divided since 2014.")[0] == ("LY", "Tripoli")
+
+
+def test_georgia_state_versus_country() -> None:
+    assert _regions("Police in Atlanta, Georgia, arrested two men after a shooting.")[0] == ("US", "Georgia")
+    assert _regions("A shooting in Savannah left two dead, Georgia state police said.")[0] == ("US", "Georgia")
+    assert _regions("Protesters rallied in Tbilisi; Georgian police detained 20.")[0][0] == "GE"
+    assert _regions("Russian troops remain in a breakaway region of Georgia.")[0] == ("GE", None)
+
+
+@pytest.mark.parametrize("spelling", ["Hasaka", "Hasakah", "Hassakeh", "Al-Hasakah", "al-Hasakeh"])
+def test_transliteration_variants_resolve_the_same(spelling: str) -> None:
+    assert _regions(f"ISIS militants attacked a checkpoint in {spelling}, killing four SDF fighters.")[0] == (
+        "SY",
+        "Al-Hasakah",
+    )
+
+
+def test_qatrun_variants_resolve_to_murzuq() -> None:
+    for spelling in ("Qatrun", "Qatroun", "al-Qatrun", "Al Qatrun"):
+        assert _regions(f"ISIS attacked an army patrol near {spelling} in southern Libya.")[0] == ("LY", "Murzuq")
+
+
+def test_event_place_beats_the_speakers_seat() -> None:
+    text = "The minister, speaking in Kabul, said Taliban fighters had overrun a district centre in Helmand province."
+    assert _regions(text)[0] == ("AF", "Helmand")
+
+
+def test_dateline_is_not_the_event_place() -> None:
+    text = (
+        "2013-01-S-025\n\nKABUL, Afghanistan (Jan. 25, 2013)\nDuring a security operation in Andar district, "
+        "Ghazni province, yesterday, an Afghan and coalition force killed a Taliban leader."
+    )
+    assert _regions(text)[0] == ("AF", "Ghazni")
+
+
+def test_title_counts() -> None:
+    regions = resolve_regions("Officials met in Abuja to discuss security.", title="Boko Haram attack in Maiduguri")
+    assert (regions[0].country_code, regions[0].admin1) == ("NG", "Borno")
+
+
+def test_person_and_common_words_are_not_places() -> None:
+    text = "Police said the army and the National Police will meet on Friday, according to Ahmed Sultan."
+    assert resolve_regions(text) == []
+
+
+# -- robustness -----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "Nothing happened today. The weather was nice.",
+        "🙂🙂🔥 " * 50,
+        "12345 6789 0.5 -- 42%",
+        "\x00\x01\ufffd",
+    ],
+)
+def test_text_without_places_gives_nothing(text: str) -> None:
+    assert resolve_regions(text) == []
+
+
+def test_huge_odd_text_does_not_crash_and_is_fast() -> None:
+    rng = random.Random(7)
+    alphabet = "abcdefghij KLMNOP 0123456789 \n🙂ß’-,.()Ḥ\u2028\x00"
+    text = "".join(rng.choice(alphabet) for _ in range(200_000))
+    started = time.perf_counter()
+    regions = resolve_regions(text)
+    assert time.perf_counter() - started < 5.0
+    assert len(regions) <= 8
+
+
+def test_long_article_keeps_its_primary(seed_text: str) -> None:
+    text = "\n\n".join([seed_text] * max(1, 200_000 // max(1, len(seed_text))))
+    started = time.perf_counter()
+    regions = resolve_regions(text)
+    assert time.perf_counter() - started < 5.0
+    assert (regions[0].country_code, regions[0].admin1) == ("LY", "Murzuq")
+
+
+def test_result_shape_and_limits() -> None:
+    text = ". ".join(f"Clashes in {c}" for c in ["Aleppo", "Kabul", "Borno", "Sirte", "Mosul", "Sanaa", "Gao",
+                                                   "Mogadishu", "Khartoum", "Goma", "Juba", "Homs"])  # fmt: skip
+    regions = resolve_regions(text)
+    assert 1 <= len(regions) <= 8
+    assert regions[0].primary and not any(r.primary for r in regions[1:])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        regions[0].admin1 = "x"  # type: ignore[misc]
+
+
+def test_country_name() -> None:
+    from threatscore.geo import country_name
+
+    assert country_name("LY") == "Libya"
+    assert country_name("sy") == "Syria"
+    assert country_name("ZZ") == "ZZ"
+
+
+def test_cache_file_is_reused(geo_cache: Path) -> None:
+    files = list(geo_cache.glob("gazetteer-v*.pkl"))
+    assert len(files) == 1
+    loaded = gazetteer_module.load_or_build(files[0])
+    assert loaded.country_name("AF") == "Afghanistan"
+
+
+# -- evaluation helper --------------------------------------------------------------------------------------------
+def test_admin1_names_normalise_across_sources() -> None:
+    from training.evaluate_places import normalize_admin1
+
+    hasakah = {normalize_admin1("SY", n) for n in ("Al Hasakah Governorate", "Al-Hasakeh", "Al-Hasakah", "Hasaka")}
+    assert len(hasakah) == 1
+    assert normalize_admin1("AF", "Paktya") == normalize_admin1("AF", "Paktia")
+    assert normalize_admin1("AF", "day kundi") == normalize_admin1("AF", "Daykundi")
+    assert normalize_admin1("AF", "Paktya") != normalize_admin1("AF", "Paktika")
+
+
+def test_evaluate_places_reports_per_source() -> None:
+    import pandas as pd
+
+    from training.evaluate_places import evaluate_places
+
+    rows = pd.DataFrame(
+        {
+            "id": ["a/0", "a/1", "b/0"],
+            "source": ["acled", "acled", "ucdp"],
+            "text": [
+                "On 9 March 2020, Taliban attacked a checkpoint in Muqur district, Badghis.",
+                "Nothing to see here.",
+                "Clashes in the countryside of Al-Hasakah",
+            ],
+            "country_code": ["AF", "AF", "SY"],
+            "admin1": ["Badghis", "Kabul", "Al Hasakah Governorate"],
+        }
+    )
+    report = evaluate_places(rows, limit=None)
+    by_source = {s.source: s for s in report.sources}
+    assert by_source["acled"].rows == 2 and by_source["acled"].country_correct == 1
+    assert by_source["ucdp"].admin1_accuracy == 1.0
+    text = report.render()
+    assert "| acled |" in text and "| all |" in text

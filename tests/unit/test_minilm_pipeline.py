@@ -1,0 +1,80 @@
+"""The encoder pipeline end to end on a tiny random BERT: train, calibrate, export, quantize, score."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from threatscore.encoder_heads import EncoderHeads
+from threatscore.scorer import Scorer
+from threatscore.schemas import Article
+from threatscore.taxonomy import SIGNALS
+from training.config import MiniLMExperiment
+from training.minilm import build_targets, fit_minilm, fit_temperature
+
+
+@pytest.fixture(scope="module")
+def tiny_gold(tiny_processed):
+    corpus = pd.read_parquet(tiny_processed / "corpus.parquet")
+    rows = corpus[corpus["source"] == "acled"].head(60)
+    gold = pd.DataFrame({"id": rows["id"], "part": rows["split"]})
+    for name in SIGNALS:
+        gold[f"sig_{name}"] = rows["text"].str.contains("overran|claimed" if name == "territorial_control" else "killing").astype(int).to_numpy()
+    gold["resurgence"] = rows["text"].str.contains("overran").astype(int).to_numpy()
+    return corpus, gold
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder_fit(tiny_gold, tiny_bert_dir):
+    corpus, gold = tiny_gold
+    config = MiniLMExperiment.model_validate({
+        "name": "tiny-encoder",
+        "data": {"max_rows_per_source": None, "gold_repeats": 2},
+        "encoder": {"model_dir": str(tiny_bert_dir), "train_max_length": 32, "max_length": 64, "max_words": 40,
+                    "trainable_layers": 1},
+        "optim": {"epochs": 1, "batch_size": 16, "max_train_minutes": 2},
+    })
+    return fit_minilm(corpus, gold, config, show_progress=False)
+
+
+def test_targets_prefer_gold_over_source_over_weak():
+    frame = pd.DataFrame({"id": ["a", "b", "c"], "relevance": pd.array([1, None, 0], dtype="Int8"),
+                          "sub_event_type": ["Attack", None, "Peaceful protest"],
+                          "fatalities": pd.array([3, None, 0], dtype="Int64"),
+                          **{f"sig_{s}": pd.array([1, None, None], dtype="Int8") for s in SIGNALS}})
+    weak = {s: np.array([0.2, 0.7, np.nan]) for s in (*SIGNALS, "resurgence")}
+    gold = pd.DataFrame([{"id": "b", "part": "train", **{f"sig_{s}": 0 for s in SIGNALS}, "resurgence": 1}])
+    t = build_targets(frame, weak, gold, weak_weight=0.5)
+    assert t.signals[0, 0] == 1.0 and t.signal_weight[0, 0] == 1.0  # source label beats weak
+    assert t.signals[1, 0] == 0.0 and t.signal_weight[1, 0] == 1.0  # gold beats weak
+    assert np.isnan(t.signals[2, 0]) and t.signal_weight[2, 0] == 0.0  # nothing known: masked
+    assert t.resurgence[1] == 1.0 and t.event_types[1] == -100 and t.severity[0] == 2
+
+
+def test_temperature_fixes_overconfidence():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000).astype(float)
+    logits = (y * 2 - 1) * 1.0 + rng.normal(0, 1, 2000)
+    # the calibrated logit of this mixture is 2x; 8x is 4 times overconfident
+    assert 3.3 < fit_temperature(logits * 8, y, "binary") < 4.7
+
+
+def test_fit_exports_int8_onnx_and_scores(tiny_encoder_fit, seed_text):
+    heads = tiny_encoder_fit.heads
+    assert isinstance(heads, EncoderHeads)
+    assert heads.onnx_model[:2] != b"" and set(heads.temperatures) >= {"signals", "relevance"}
+    scorer = Scorer(heads, tiny_encoder_fit.scorer_config)
+    (a,) = scorer.score([Article(id="seed", text=seed_text)])
+    assert a.severity.fatalities == 27
+    assert 0.0 <= a.resurgence.score <= 1.0
+    out = heads.predict(["Gunmen attacked the town.", "The club won the cup."])
+    assert out.signals.shape == (2, 10) and np.allclose(out.event_types.sum(axis=1), 1.0)
+
+
+def test_heads_pickle_roundtrip_gives_same_outputs(tiny_encoder_fit):
+    import pickle
+
+    heads = tiny_encoder_fit.heads
+    texts = ["Soldiers clashed with fighters near Gao.", "Rates were unchanged.", "word " * 300]
+    before = heads.predict(texts).signals
+    after = pickle.loads(pickle.dumps(heads)).predict(texts).signals
+    assert np.allclose(before, after)

@@ -1,0 +1,54 @@
+"""The one predict path on a tiny baseline fitted in the test."""
+
+from threatscore.heads import RuleSignal
+from threatscore.schemas import Article, Assessment
+from threatscore.taxonomy import EVENT_TYPES, SIGNALS
+
+
+def test_tiny_fit_has_trained_and_rule_heads(tiny_fit):
+    kinds = tiny_fit.heads.describe()
+    assert kinds["signal.militant_attack"] != "rule"  # labelled in the tiny corpus
+    assert isinstance(tiny_fit.heads.signals["recruitment"], RuleSignal)  # no labels: rule
+    assert set(tiny_fit.scorer_config.signal_thresholds) == set(SIGNALS)
+
+
+def test_scorer_returns_complete_valid_assessments(tiny_scorer, seed_text):
+    articles = [
+        Article(id="seed", text=seed_text, published="2022-01-29"),
+        Article(id="calm", text="The striker scored twice as the club won the cup final on Saturday."),
+    ]
+    seed, calm = tiny_scorer.score(articles)
+    for a in (seed, calm):
+        Assessment.model_validate(a.model_dump())
+        assert list(a.signals) == list(SIGNALS) and list(a.event_types) == list(EVENT_TYPES)
+    assert seed.severity.fatalities == 27 and seed.severity.level == "high"
+    assert seed.signals["mass_casualty"].probability == seed.severity.probabilities["high"]
+    assert seed.relevance > calm.relevance
+    assert "no publication date" in " ".join(calm.warnings)
+    assert not any("publication date" in w for w in seed.warnings)
+
+
+def test_evidence_is_verbatim_and_only_above_threshold(tiny_scorer, seed_text):
+    (a,) = tiny_scorer.score([Article(id="seed", text=seed_text)])
+    thresholds = tiny_scorer.config.signal_thresholds
+    for name, signal in a.signals.items():
+        if signal.probability < thresholds[name]:
+            assert signal.evidence == []
+        for quote in signal.evidence:
+            assert quote in seed_text
+    assert a.signals["claimed_responsibility"].evidence  # the rule fires on "claimed responsibility"
+    assert any("claimed responsibility" in q for q in a.signals["claimed_responsibility"].evidence)
+
+
+def test_html_input_and_foreign_language_warnings(tiny_scorer):
+    html = "<html><body><div><p>Des hommes armés ont attaqué une patrouille de l'armée près de Gao, tuant quatre soldats.</p></div></body></html>"
+    (a,) = tiny_scorer.score([Article(id="fr", text=html)])
+    assert a.language == "fr"
+    assert "unsupported language: fr" in a.warnings
+
+
+def test_long_article_is_read_whole(tiny_scorer):
+    filler = "The council discussed the budget for schools and roads. " * 3000
+    text = filler + "Gunmen attacked a police post, killing 12 officers."
+    (a,) = tiny_scorer.score([Article(id="long", text=text)])
+    assert a.severity.fatalities == 12  # the count at the very end was read

@@ -1,0 +1,618 @@
+"""From an article to its regions: find place mentions, resolve each to one place, group, rank.
+
+1. *Find*: one Aho–Corasick pass over the article's skeleton (see ``normalize``) gives every gazetteer
+   key; each occurrence is checked on the original text (capitalisation, common English words, person
+   names, case-sensitive abbreviations) and overlaps are resolved leftmost-longest.
+2. *Resolve*: every mention has candidates (country, admin-1, town). A candidate's score is a prior
+   (kind, population, exact spelling, "X province"/"city of X" hints) plus coherence with the rest of
+   the article (countries and regions the other mentions point to, and "X, Y" containment such as
+   "Tripoli, Lebanon"). Three rounds of coordinate ascent settle the choices.
+3. *Rank*: resolved mentions are grouped by (country, admin-1); each mention weighs by where it sits
+   (title and lead count more), whether its sentence reports an event (attack, killed, clash) or only
+   speech (said, according to, officials in), and datelines count little. The region with the most
+   weight, admin-1 known preferred over country-only, is primary.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from threatscore.geo import data
+from threatscore.geo.gazetteer import (
+    FLAG_ALTERNATE,
+    FLAG_BLOCK,
+    FLAG_CASE_SENSITIVE,
+    FLAG_CUE,
+    FLAG_DEMONYM,
+    KIND_ADMIN1,
+    KIND_ADMIN2,
+    KIND_CITY,
+    KIND_COUNTRY,
+    Gazetteer,
+)
+from threatscore.geo.normalize import fold, normalize_text, skeleton
+from threatscore.text import sentence_spans
+
+MAX_REGIONS = 8
+_ROUNDS = 3
+
+_EVENT_RE = re.compile(
+    r"\b(?:attack\w*|kill\w*|clash\w*|target(?:ed|ing|s)?|operations?|bomb\w*|explo(?:sion|sive|ded|des)\w*|"
+    r"ambush\w*|raid\w*|strikes?|airstrikes?|shell(?:ed|ing|s)|fight(?:ing|ers)?|offensive|kidnap\w*|"
+    r"abduct\w*|detonat\w*|IEDs?|gunmen|militants?|insurgents?|dead|died|wounded|injured|casualt\w*|"
+    r"fatalit\w*|massacre\w*|assault\w*|seiz\w*|captur\w*|overr[au]n|arrest\w*|detain\w*|protest\w*|"
+    r"demonstrat\w*|riot\w*|loot\w*|burn\w*|shot|shooting|suicide|battles?|violence|mortars?|rockets?|"
+    r"drones?|landmines?|gunfire|fired|stormed|besieged|siege|displaced|executed|beheaded|destroyed)\b",
+    re.IGNORECASE,
+)
+# Words that make a following "in X" the seat of a speaker, not the scene of the event.
+_SPEECH_BEFORE_RE = re.compile(
+    r"\b(?:said|says|told|announced|stated|statement|spokes(?:man|woman|person)|officials?|ministry|"
+    r"minister|government|authorities|embassy|parliament|conference|summit|talks|meeting|headquartered|"
+    r"based|visit(?:ed|ing)?|press|interview|capital|court|tweeted|wrote)\b[^.;:!?]{0,40}?\b(?:in|from|at)\s+"
+    r"(?:the\s+)?$",
+    re.IGNORECASE,
+)
+# Used with ``match(doc, pos)``, which anchors at ``pos`` (a "^" would only match at the string start).
+_SPEECH_AFTER_RE = re.compile(r"\s*,?\s*(?:said|says|told|announced|stated|reported|added|claimed)\b", re.IGNORECASE)
+_SPEECH_SENTENCE_RE = re.compile(
+    r"\b(?:said|says|told|according to|stated|announced|statement|believes|considers|described|adds)\b",
+    re.IGNORECASE,
+)
+# "KABUL, Afghanistan (Jan. 25, 2013)" / "TRIPOLI —" at the head of a line near the top: a dateline.
+_DATELINE_RE = re.compile(
+    r"(?:^|(?<=[\n\r\u2028\u2029]))[ \t\xa0]*"
+    r"(?P<head>[A-Z][A-Za-z.'\- ]{1,40}(?:,[ \t]*[A-Z][A-Za-z.'\- ]{1,40})?)[ \t\xa0]*(?:\(|—|–|--| - )"
+)
+_PREV_WORD_RE = re.compile(r"([A-Za-z\u00c0-\u024f][\w'’\u00c0-\u024f]*)([ \t]+)$")
+_ARTICLE_HEAD_RE = re.compile(r"^(?:al|el|ad|as|ar|an|at|az|ash|ed|es|en|ez|ul)[-\s]\S", re.IGNORECASE)
+_NAME_PARTICLE_RE = re.compile(r"(?:\b(?:al|el|bin|ibn|abu|bint|abd|ben|van|von|de)[-\s])$", re.IGNORECASE)
+_STRONG_PARTICLES = frozenset({"bin", "ibn", "abu", "bint", "abd"})
+_ADMIN_AFTER_RE = re.compile(r"[ \t]*(\w+)")
+# "the province of Ghazni", "state of Georgia" (but not "a breakaway region of Georgia").
+_OF_ADMIN_WORDS = frozenset("province governorate state district wilaya wilayah county department prefecture".split())
+_OF_BEFORE_RE = re.compile(r"\b(\w+)[ \t]+of[ \t]+(?:the[ \t]+)?$", re.IGNORECASE)
+# Between "X" and "Y" when Y contains X: "Tripoli, Lebanon", "Nahri Saraj district, Helmand",
+# "Ouagadougou (Ouagadougou, Kadiogo)", "Puli Alam city, Logar", "Hasaka in Syria".
+_CONTAINER_GAP_RE = re.compile(
+    r"^\s*(?:(?:district|province|city|town|village|area|county|municipality|upazila|lga|region|governorate|"
+    r"state|territory|sub-district|subdistrict|commune|department|prefecture)\s*)?[,(]\s*(?:in\s+)?$|^\s*,?\s+in\s+$",
+    re.IGNORECASE,
+)
+# Capitalised words that often precede a place without being part of a person's name.
+_PLACE_PRECEDERS = frozenset(
+    """in at near of from to into outside inside across around the northern southern eastern western central
+    north south east west upper lower greater northeastern northwestern southeastern southwestern
+    north-eastern north-western south-eastern south-western new old mount jabal jebel wadi lake port
+    city town village province state district region county governorate""".split()
+)
+# Capitalised words that may follow a place name without making it part of a person's or group's name.
+_GEO_FOLLOWERS = frozenset(
+    """valley river mountains mountain hills hill airport bridge road highway camp prison district area market
+    dam lake bay coast island islands strip basin plain plains desert oasis border crossing gate square
+    street avenue junction checkpoint station base port harbour harbor region city town village province
+    state governorate county municipality division department countryside suburb suburbs outskirts""".split()
+)
+_DIRECTIONS = frozenset(
+    "northern southern eastern western central north south east west northeastern northwestern southeastern "
+    "southwestern north-eastern north-western south-eastern south-western".split()
+)
+_UNKNOWN_TOPONYM_RE = re.compile(
+    r"\b(?:Jabal|Jebel|Djebel|Jbel|Mount|Mt\.|Wadi|Oued)[ \t]+(?:(?:al|el|ad|as|an|ar)[- ])?"
+    r"(?P<a>[A-Z][A-Za-z'’\-]{2,})|\b(?P<b>[A-Z][a-z]{2,})[ \t]+(?:Mountains?|Valley|Hills?|Oasis)\b"
+)
+_RELATION_RE = re.compile(
+    r"^\s*,?\s*(?:(?:some|about)\s+\d+\s*(?:km|kilometers|kilometres|miles)\s+)?"
+    r"(?:(?:north|south|east|west|northeast|northwest|southeast|southwest)(?:ern)?\s+of|near|outside)\s+$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(slots=True)
+class Candidate:
+    """One reading of a mention: a gazetteer place with its prior score."""
+
+    place: int
+    kind: int
+    cc: str
+    admin1: int
+    pop: int
+    exact: bool
+    demonym: bool
+    needs_support: bool
+    prior: float
+    cue: bool = False  # a context cue ("Houthi"): country evidence only, never a region
+    alternate: bool = False  # matched only through an alternate name ("Yadin" for Aden)
+
+
+@dataclass(slots=True)
+class Mention:
+    """A place name as written in the article, with its candidates and context."""
+
+    start: int
+    end: int
+    surface: str
+    key: int
+    sentence: int
+    candidates: list[Candidate]
+    weight: float = 1.0
+    container: int | None = None  # index of the mention that contains this one ("X, Y")
+    contained: list[int] = field(default_factory=list)
+    choice: Candidate | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegionScore:
+    """A region with the evidence behind it, before it becomes a public ``ResolvedRegion``."""
+
+    country_code: str
+    admin1: str | None
+    places: tuple[str, ...]
+    score: float
+
+
+class Resolver:
+    """Finds and resolves the places of one article against a gazetteer."""
+
+    def __init__(self, gazetteer: Gazetteer) -> None:
+        self.gaz = gazetteer
+
+    # -- public ---------------------------------------------------------------------------------------
+    def regions(self, text: str, title: str | None = None) -> list[RegionScore]:
+        """Regions of an article, best first (the first is the primary region)."""
+        doc, title_end = _compose(text, title)
+        if not doc.strip():
+            return []
+        mentions = self.find_mentions(doc)
+        if not mentions:
+            return []
+        sentences = sentence_spans(doc)
+        starts = [s.start for s in sentences]
+        for m in mentions:
+            m.sentence = max(0, bisect.bisect_right(starts, m.start) - 1)
+        self._link_containers(doc, mentions)
+        kept = self._disambiguate(mentions)
+        if not kept:
+            return []
+        self._weigh(doc, kept, sentences, starts, title_end)
+        return self._group(doc, kept, sentences, starts)
+
+    # -- 1. find -----------------------------------------------------------------------------------------
+    def find_mentions(self, doc: str) -> list[Mention]:
+        """Gazetteer mentions in ``doc`` that pass the surface checks, leftmost-longest, without overlaps."""
+        gaz = self.gaz
+        norm = normalize_text(doc)
+        case_informative = _case_informative(doc)
+        found: list[Mention] = []
+        for s, e, key in gaz.iter_matches(norm.skeleton):
+            a, b = norm.span(s, e)
+            surface = doc[a:b]
+            if case_informative and not _looks_capitalised(surface):
+                continue
+            if any(gaz.entry_flags[i] & FLAG_BLOCK for i in range(gaz.entry_start[key], gaz.entry_start[key + 1])):
+                found.append(Mention(a, b, surface, key, 0, []))  # takes the span, resolves to nothing
+                continue
+            cands = self._candidates(doc, a, b, surface, key, case_informative)
+            if cands:
+                found.append(Mention(a, b, surface, key, 0, cands))
+        found.sort(key=lambda m: (m.start, -(m.end - m.start)))
+        out: list[Mention] = []
+        last_end = -1
+        for m in found:
+            if m.start >= last_end:
+                out.append(m)
+                last_end = m.end
+        return [m for m in out if m.candidates]
+
+    def _candidates(self, doc: str, a: int, b: int, surface: str, key: int, case_informative: bool) -> list[Candidate]:
+        gaz = self.gaz
+        folded = fold(surface)
+        bare = _strip_article_folded(folded)
+        stopped = folded in data.STOP_NAMES or bare in data.STOP_NAMES
+        # Short all-caps words in mixed-case text are acronyms (SOHR, SDF, ANSF), not towns.
+        acronym = case_informative and surface.isupper() and len(surface.replace(".", "")) <= 4
+        zipf = max(gaz.zipf(folded), gaz.zipf(bare)) if case_informative else gaz.zipf(bare) + 0.5
+        after = _ADMIN_AFTER_RE.match(doc, b, min(len(doc), b + 40))
+        word_after = after.group(1) if after else ""
+        before = doc[max(0, a - 40) : a]
+        of_before = _OF_BEFORE_RE.search(before)
+        word_of = of_before.group(1).lower() if of_before else ""
+        admin_hint = word_after.lower() in data.ADMIN1_WORDS or word_of in _OF_ADMIN_WORDS
+        city_hint = word_after.lower() in data.CITY_WORDS or word_of in data.CITY_WORDS
+        in_name = case_informative and _in_person_name(before, gaz)
+        # "Matiur Rahman": followed by a capitalised word that is no geographic term -> likely a name.
+        name_follows = (
+            case_informative
+            and doc[b : b + 1] == " "
+            and word_after[:1].isupper()
+            and not word_after.isupper()
+            and fold(word_after) not in _GEO_FOLLOWERS
+            and gaz.zipf(fold(word_after)) < 4.5
+        )
+        macro = bare in data.MACRO_REGION_NAMES
+        short = len(bare.replace(" ", "")) <= 4
+        best: dict[int, Candidate] = {}
+        for i in range(gaz.entry_start[key], gaz.entry_start[key + 1]):
+            flags = gaz.entry_flags[i]
+            form = gaz.entry_form[i]
+            if flags & FLAG_CASE_SENSITIVE:
+                if surface != form:
+                    continue
+                exact = True
+            else:
+                if acronym:
+                    continue
+                exact = form in (folded, bare)
+            demonym = bool(flags & FLAG_DEMONYM)
+            if stopped and not demonym:
+                continue
+            place = gaz.entry_place[i]
+            kind = gaz.place_kind[place]
+            pop = gaz.place_pop[place]
+            needs_support = macro
+            if demonym or flags & FLAG_CASE_SENSITIVE:
+                pass
+            elif flags & FLAG_ALTERNATE and zipf >= 3.5:
+                continue  # a common word that is only some town's alternate name ("Port" for Perth)
+            elif in_name:
+                # "Othman Baraka", "Ahmed Sultan": part of a person's name unless the place is famous.
+                if not ((kind == KIND_COUNTRY and zipf < 4.0) or (exact and pop >= 100_000 and zipf < 3.0)):
+                    continue
+            elif kind == KIND_COUNTRY:
+                if zipf >= 5.5:
+                    continue
+            elif kind in (KIND_ADMIN1, KIND_ADMIN2):
+                if zipf >= 5.0 and not admin_hint:
+                    continue
+                if zipf >= 4.0 and not admin_hint:
+                    needs_support = True
+            else:
+                if zipf >= 4.5 and pop < 1_000_000:
+                    continue
+                if (zipf >= 3.5 and pop < 100_000) or (zipf >= 2.8 and pop < 10_000):
+                    needs_support = True
+            weak_form = (short and pop < 10_000) or (not exact and pop < 20_000) or (name_follows and pop < 100_000)
+            if weak_form and kind != KIND_COUNTRY and not demonym and not admin_hint:
+                needs_support = True
+            prior = 0.45 * math.log10(pop + 10)
+            if kind == KIND_COUNTRY:
+                prior += 2.5
+            elif kind == KIND_ADMIN1:
+                prior += 1.2 + (3.0 if admin_hint else 0.0) - (1.0 if city_hint else 0.0)
+            elif kind == KIND_ADMIN2:
+                prior += 0.8 + (2.5 if admin_hint else 0.0) - (1.0 if city_hint else 0.0)
+            elif city_hint:
+                prior += 1.5
+            if exact:
+                prior += 1.2
+            if flags & FLAG_ALTERNATE:
+                prior -= 0.3
+            previous = best.get(place)
+            if previous is None or prior > previous.prior:
+                best[place] = Candidate(
+                    place, kind, gaz.place_cc[place], gaz.place_admin1[place], pop, exact, demonym,
+                    needs_support and (previous is None or previous.needs_support), prior, bool(flags & FLAG_CUE),
+                    bool(flags & FLAG_ALTERNATE) and (previous is None or previous.alternate),
+                )  # fmt: skip
+        return list(best.values())
+
+    # -- 2. resolve ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _link_containers(doc: str, mentions: list[Mention]) -> None:
+        """ "Tripoli, Lebanon", "Ghazni (Andar, Ghazni)", "Hasaka, Syria": the second contains the first."""
+        for i in range(len(mentions) - 1):
+            m, n = mentions[i], mentions[i + 1]
+            if n.start - m.end <= 24 and _CONTAINER_GAP_RE.match(doc[m.end : n.start]):
+                m.container = i + 1
+                n.contained.append(i)
+
+    def _disambiguate(self, mentions: list[Mention]) -> list[Mention]:
+        for m in mentions:
+            m.choice = max(m.candidates, key=lambda c: c.prior)
+        country_ev: dict[str, float] = {}
+        admin_ev: dict[int, float] = {}
+        for _ in range(_ROUNDS):
+            country_ev, admin_ev, by_key = _evidence(mentions)
+            for idx, m in enumerate(mentions):
+                own_c, own_a = by_key.get(m.key, ({}, {}))
+                best, best_score = m.choice, -1e9
+                for c in m.candidates:
+                    cs = country_ev.get(c.cc, 0.0) - own_c.get(c.cc, 0.0)
+                    # A country named elsewhere in the article is strong evidence ("... northern Lebanon").
+                    score = c.prior + 3.0 * (1.0 - math.exp(-cs))
+                    if c.admin1 >= 0:
+                        s_a = admin_ev.get(c.admin1, 0.0) - own_a.get(c.admin1, 0.0)
+                        score += 1.5 * (1.0 - math.exp(-s_a))
+                    score += _containment_bonus(c, mentions, m, idx)
+                    if score > best_score:
+                        best, best_score = c, score
+                m.choice = best
+        country_ev, admin_ev, by_key = _evidence(mentions)
+        kept: list[Mention] = []
+        for m in mentions:
+            chosen = m.choice
+            if chosen is None:
+                continue
+            c = chosen
+            own_c, _ = by_key.get(m.key, ({}, {}))
+            support = country_ev.get(c.cc, 0.0) - own_c.get(c.cc, 0.0)
+            inner_ccs = {inner.cc for j in m.contained if (inner := mentions[j].choice) is not None}
+            outer = mentions[m.container].choice if m.container is not None else None
+            # "Tripoli, Lebanon" / "Gwoza (Borno)": a name and the region around it support each other.
+            support += (c.cc in inner_ccs) + (outer is not None and outer.cc == c.cc)
+            if c.needs_support and support < 0.5:
+                continue
+            if outer is not None and _conflicts(outer, c):
+                continue  # "Nadir Shah Kot district, Khost": a namesake elsewhere is not this place
+            # A town or district in a country nothing else in the article points to, while another country
+            # is well attested, is most likely a homonym ("al-Marj" in a Syrian report is not Libya's).
+            other = max((v - own_c.get(k, 0.0) for k, v in country_ev.items() if k != c.cc), default=0.0)
+            weak = c.kind != KIND_COUNTRY and (c.pop < 200_000 or c.alternate) and support < 0.3
+            if weak and other >= 0.6 and other > country_ev.get(c.cc, 0.0):
+                continue
+            if c.kind == KIND_CITY and not c.exact and c.pop < 5_000 and support < 0.3:
+                continue
+            kept.append(m)
+        return kept
+
+    # -- 3. weigh and group --------------------------------------------------------------------------------
+    def _weigh(self, doc: str, mentions: list[Mention], sentences: list, starts: list[int], title_end: int) -> None:
+        dateline_spans = _datelines(doc[: min(len(doc), 600)])
+        event_cache: dict[int, tuple[bool, bool]] = {}
+        for m in mentions:
+            c = m.choice
+            assert c is not None
+            if m.sentence not in event_cache:
+                sent = sentences[m.sentence].of(doc) if sentences else doc
+                event_cache[m.sentence] = (bool(_EVENT_RE.search(sent)), bool(_SPEECH_SENTENCE_RE.search(sent)))
+            has_event, has_speech = event_cache[m.sentence]
+            w = 3.0 if m.start < title_end else 1.0 + 1.5 / (1.0 + m.sentence)
+            if has_event:
+                w *= 1.5
+            elif has_speech:
+                w *= 0.7
+            sent_start = starts[m.sentence] if starts else 0
+            before = doc[max(sent_start, m.start - 80) : m.start]
+            if _SPEECH_BEFORE_RE.search(before) or _SPEECH_AFTER_RE.match(doc, m.end, min(len(doc), m.end + 30)):
+                w *= 0.4
+            if any(a <= m.start < b for a, b in dateline_spans):
+                w *= 0.1
+            if c.demonym:
+                w *= 0.3
+            elif c.kind == KIND_COUNTRY:
+                w *= 0.5
+            elif c.kind == KIND_ADMIN1:
+                w *= 1.3  # a region named outright is firmer evidence than a town inside it
+            elif c.kind == KIND_ADMIN2:
+                w *= 1.1
+            m.weight = w
+
+    def _group(self, doc: str, mentions: list[Mention], sentences: list, starts: list[int]) -> list[RegionScore]:
+        gaz = self.gaz
+        score: dict[tuple[str, int], float] = defaultdict(float)
+        places: dict[tuple[str, int], list[str]] = defaultdict(list)
+        seen_place: dict[tuple[str, int], set[int]] = defaultdict(set)
+        first_pos: dict[tuple[str, int], int] = {}
+        demonym_only: dict[str, bool] = {}
+        for m in mentions:
+            c = m.choice
+            assert c is not None
+            if c.cue:
+                continue
+            admin = c.admin1 if c.kind != KIND_COUNTRY else -1
+            key = (c.cc, admin)
+            score[key] += m.weight
+            first_pos.setdefault(key, m.start)
+            if not c.demonym:
+                demonym_only[c.cc] = False
+            else:
+                demonym_only.setdefault(c.cc, True)
+            if c.demonym or c.place in seen_place[key]:
+                continue
+            if any(p.casefold() == m.surface.casefold() for p in places[key]):
+                continue
+            seen_place[key].add(c.place)
+            places[key].append(m.surface)
+        self._attach_unknown_toponyms(doc, mentions, sentences, starts, score, places)
+
+        with_admin = {cc for cc, admin in score if admin >= 0}
+        regions: list[tuple[float, int, RegionScore]] = []
+        for (cc, admin), value in score.items():
+            if admin < 0 and cc in with_admin:
+                continue
+            if admin < 0 and demonym_only.get(cc, False) and len(score) > 1:
+                continue  # "Nigerian troops" in an article about Mali is no Nigerian region
+            total = value
+            if admin >= 0:
+                total += 0.25 * score.get((cc, -1), 0.0)
+            rank = total * (1.0 if admin >= 0 else 0.7)
+            name = gaz.admin1_name[admin] if admin >= 0 else None
+            regions.append((rank, -first_pos[(cc, admin)], RegionScore(cc, name, tuple(places[(cc, admin)]), total)))
+        regions.sort(key=lambda r: (r[0], r[1]), reverse=True)
+        return [r for _, _, r in regions[:MAX_REGIONS]]
+
+    def _attach_unknown_toponyms(
+        self,
+        doc: str,
+        mentions: list[Mention],
+        sentences: list,
+        starts: list[int],
+        score: dict[tuple[str, int], float],
+        places: dict[tuple[str, int], list[str]],
+    ) -> None:
+        """Mountains and wadis the gazetteer lacks ("Jabal Asida, south of Qatrun") join the region of the
+        place they are located against, or the only region named in their sentence."""
+        if not sentences:
+            return
+        occurrences: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+        spans = [(m.start, m.end) for m in mentions]
+        for match in _UNKNOWN_TOPONYM_RE.finditer(doc):
+            a, b = match.span()
+            if any(s < b and a < e for s, e in spans):
+                continue
+            core = skeleton(match.group("a") or match.group("b") or "")
+            if core:
+                occurrences[core].append((match.group(0), a, b))
+        if not occurrences:
+            return
+        mention_starts = [m.start for m in mentions]
+        for _core, occ in occurrences.items():
+            votes: dict[tuple[str, int], float] = defaultdict(float)
+            for _surface, a, b in occ:
+                # "X, south of Qatrun": the anchor is the next mention after a relation phrase.
+                j = bisect.bisect_left(mention_starts, b)
+                if j < len(mentions) and _RELATION_RE.match(doc[b : mentions[j].start]):
+                    votes[_region_key(mentions[j])] += 2.0
+                    continue
+                sent = max(0, bisect.bisect_right(starts, a) - 1)
+                keys = {
+                    _region_key(m)
+                    for m in mentions
+                    if m.sentence == sent and m.choice and m.choice.kind != KIND_COUNTRY
+                }
+                if len(keys) == 1:
+                    votes[next(iter(keys))] += 1.0
+            if not votes:
+                continue
+            target = max(votes, key=lambda k: votes[k])
+            if target not in score:
+                continue
+            surface = occ[0][0]
+            if all(p.casefold() != surface.casefold() for p in places[target]):
+                places[target].append(surface)
+            score[target] += 0.5 * len(occ)
+
+
+def _region_key(m: Mention) -> tuple[str, int]:
+    c = m.choice
+    assert c is not None
+    return c.cc, (c.admin1 if c.kind != KIND_COUNTRY else -1)
+
+
+def _evidence(
+    mentions: list[Mention],
+) -> tuple[dict[str, float], dict[int, float], dict[int, tuple[dict[str, float], dict[int, float]]]]:
+    """Country and admin-1 evidence of the current choices, in total and per key (so a mention can
+    discount its own name: "Tripoli" repeated five times is one piece of evidence, not five)."""
+    country: dict[str, float] = defaultdict(float)
+    admin: dict[int, float] = defaultdict(float)
+    per_key: dict[int, tuple[dict[str, float], dict[int, float]]] = {}
+    seen: set[tuple[int, int]] = set()
+    for m in mentions:
+        c = m.choice
+        # A reading that itself needs support (a common word, a tiny namesake) cannot lend any.
+        if c is None or c.needs_support:
+            continue
+        # Each distinct name counts once however often it is repeated.
+        if (m.key, c.place) in seen:
+            continue
+        seen.add((m.key, c.place))
+        w = 0.6 if c.demonym else 1.0
+        country[c.cc] += w
+        own_c, own_a = per_key.setdefault(m.key, (defaultdict(float), defaultdict(float)))
+        own_c[c.cc] += w
+        if c.admin1 >= 0 and c.kind != KIND_COUNTRY:
+            admin[c.admin1] += w
+            own_a[c.admin1] += w
+    return country, admin, per_key
+
+
+def _containment_bonus(c: Candidate, mentions: list[Mention], m: Mention, idx: int) -> float:
+    bonus = 0.0
+    if m.container is not None:
+        outer = mentions[m.container].choice
+        if outer is not None:
+            bonus += _contains(outer, c)
+    for j in m.contained:
+        inner = mentions[j].choice
+        if inner is not None:
+            bonus += _contains(c, inner)
+    return bonus
+
+
+def _ranks_above(outer: Candidate, inner: Candidate) -> bool:
+    """Whether ``outer`` is a level that can contain ``inner`` (country > admin-1 > admin-2 > town)."""
+    return _LEVEL[outer.kind] < _LEVEL[inner.kind]
+
+
+_LEVEL = {KIND_COUNTRY: 0, KIND_ADMIN1: 1, KIND_ADMIN2: 2, KIND_CITY: 3}
+
+
+def _contains(outer: Candidate, inner: Candidate) -> float:
+    if outer.cc != inner.cc or not _ranks_above(outer, inner):
+        return 0.0
+    if outer.kind == KIND_COUNTRY:
+        return 3.0
+    if outer.admin1 >= 0 and outer.admin1 == inner.admin1:
+        return 3.0
+    return 0.0
+
+
+def _conflicts(outer: Candidate, inner: Candidate) -> bool:
+    """True when ``outer`` is a region that should contain ``inner`` but does not."""
+    if not _ranks_above(outer, inner):
+        return False
+    return outer.cc != inner.cc or (outer.kind != KIND_COUNTRY and outer.admin1 != inner.admin1)
+
+
+def _compose(text: str, title: str | None) -> tuple[str, int]:
+    text = text if isinstance(text, str) else ""
+    if title and isinstance(title, str) and title.strip():
+        head = title.strip()
+        return f"{head}\n\n{text}", len(head)
+    return text, 0
+
+
+def _case_informative(doc: str) -> bool:
+    """False for ALL-CAPS or all-lower-case text, where capitalisation says nothing about names."""
+    sample = doc[:20_000]
+    letters = sum(ch.isalpha() for ch in sample)
+    if letters < 20:
+        return any(ch.isupper() for ch in sample)
+    upper = sum(ch.isupper() for ch in sample)
+    return 0.005 < upper / letters < 0.6
+
+
+def _looks_capitalised(surface: str) -> bool:
+    first = next((ch for ch in surface if ch.isalpha()), "")
+    if first.isupper():
+        return True
+    return bool(_ARTICLE_HEAD_RE.match(surface)) and any(ch.isupper() for ch in surface[:6])
+
+
+def _strip_article_folded(folded: str) -> str:
+    for article in data.ARABIC_ARTICLES:
+        if folded.startswith(article) and len(folded) - len(article) >= 3:
+            return folded[len(article) :]
+    return folded
+
+
+def _in_person_name(before: str, gaz: Gazetteer) -> bool:
+    """True when the name directly follows a capitalised word that is neither a common word nor a
+    preposition/direction ("Othman Baraka", "Khaled al-Mahjoub"), or a name particle ("bin Ziyad")."""
+    particle = _NAME_PARTICLE_RE.search(before)
+    if particle:
+        if particle.group(0).strip(" -").lower() in _STRONG_PARTICLES:
+            return True
+        before = before[: particle.start()]
+    match = _PREV_WORD_RE.search(before)
+    if match is None:
+        return False
+    word = match.group(1)
+    if not word[:1].isupper() or word.isupper():
+        return False
+    low = fold(word)
+    if low in _PLACE_PRECEDERS or low in data.ADMIN1_WORDS:
+        return False
+    head = before[: match.start()].rstrip()
+    if not head or head[-1] in '.!?\n"“:':
+        return False  # the previous word starts the sentence: its capital says nothing
+    return gaz.zipf(low) < 4.5
+
+
+def _datelines(head: str) -> list[tuple[int, int]]:
+    return [m.span("head") for m in _DATELINE_RE.finditer(head)]

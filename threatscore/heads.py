@@ -1,0 +1,154 @@
+"""Model heads: what turns texts into raw probabilities for relevance, signals, event types and severity.
+
+The scorer (``threatscore.scorer``) talks to heads only through ``TextHeads``; the baseline's
+scikit-learn heads live here, in the core, because the logged model unpickles them at serving time
+and serving must never import ``training``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from threatscore.rules import rule_fires
+from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS
+from threatscore.text import sentences
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class HeadOutputs:
+    """Raw per-text probabilities. Rows follow the input texts; columns follow the taxonomy's order."""
+
+    relevance: FloatArray  # (n,)
+    signals: FloatArray  # (n, len(SIGNALS))
+    event_types: FloatArray  # (n, len(EVENT_TYPES)), rows sum to 1
+    severity: FloatArray  # (n, len(SEVERITY_LEVELS)), rows sum to 1
+    resurgence: FloatArray | None = None  # (n,) when the heads learned it; else the scorer derives it
+
+
+class TextHeads(Protocol):
+    """What a model must provide to be served by the scorer."""
+
+    #: Longest text, in words, the heads read at once; longer articles are chunked. None: any length.
+    max_words: int | None
+
+    def predict(self, texts: Sequence[str]) -> HeadOutputs:
+        """Probabilities for each (normalised) text."""
+        ...
+
+    def predict_signals(self, texts: Sequence[str]) -> FloatArray:
+        """Signal probabilities for short texts (sentences), used to pick evidence."""
+        ...
+
+    def describe(self) -> dict[str, str]:
+        """Which kind of head scores each output (for the model card and the logs)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RuleSignal:
+    """A signal scored by ``threatscore.rules``: ``p_hit`` when a sentence fires, else ``p_miss``."""
+
+    p_hit: float = 0.8
+    p_miss: float = 0.03
+
+
+class SklearnHeads:
+    """TF-IDF features shared by linear heads (the baseline). Signals without a trained head use a rule.
+
+    Follows scikit-learn's conventions: estimators are fitted elsewhere (``training.baseline``) and
+    handed in; this class only predicts.
+    """
+
+    max_words: int | None = None  # TF-IDF reads a whole article at once: no chunking, no truncation
+
+    def __init__(
+        self,
+        vectorizer: Any,
+        relevance: Any,
+        signals: Mapping[str, Any],
+        event_types: Any,
+        severity: Any,
+    ) -> None:
+        missing = set(SIGNALS) - set(signals)
+        if missing:
+            raise ValueError(f"no head or rule for signals {sorted(missing)}")
+        self.vectorizer = vectorizer
+        self.relevance = relevance
+        self.signals = dict(signals)
+        self.event_types = event_types
+        self.severity = severity
+
+    def predict(self, texts: Sequence[str]) -> HeadOutputs:
+        """Probabilities for whole texts."""
+        features = self.vectorizer.transform(texts)
+        return HeadOutputs(
+            relevance=_positive_proba(self.relevance, features),
+            signals=self._signals(texts, features, whole_texts=True),
+            event_types=_class_proba(self.event_types, features, EVENT_TYPES),
+            severity=_class_proba(self.severity, features, SEVERITY_LEVELS),
+        )
+
+    def predict_signals(self, texts: Sequence[str]) -> FloatArray:
+        """Signal probabilities for sentences."""
+        return self._signals(texts, self.vectorizer.transform(texts), whole_texts=False)
+
+    def _signals(self, texts: Sequence[str], features: Any, *, whole_texts: bool) -> FloatArray:
+        out = np.zeros((len(texts), len(SIGNALS)))
+        split = [sentences(t) for t in texts] if whole_texts else [[t] for t in texts]
+        for j, name in enumerate(SIGNALS):
+            head = self.signals[name]
+            if isinstance(head, RuleSignal):
+                out[:, j] = [head.p_hit if any(rule_fires(name, s) for s in sents) else head.p_miss for sents in split]
+            else:
+                out[:, j] = _positive_proba(head, features)
+        return out
+
+    def describe(self) -> dict[str, str]:
+        """Which kind of head scores each output (for the model card and the logs)."""
+        kinds = {name: "rule" if isinstance(h, RuleSignal) else type(h).__name__ for name, h in self.signals.items()}
+        return {"relevance": type(self.relevance).__name__, **{f"signal.{k}": v for k, v in kinds.items()}}
+
+
+class TemperatureScaled:
+    """A fitted probabilistic classifier whose probabilities are re-calibrated by one temperature:
+    ``softmax(log p / T)``. Fitted on dev by ``training.baseline``; cheap, and it keeps the ranking."""
+
+    def __init__(self, estimator: Any, temperature: float) -> None:
+        self.estimator = estimator
+        self.temperature = temperature
+        self.classes_ = estimator.classes_
+
+    def predict_proba(self, features: Any) -> FloatArray:
+        """Calibrated class probabilities."""
+        return temper(self.estimator.predict_proba(features), self.temperature)
+
+
+def temper(proba: Any, temperature: float) -> FloatArray:
+    """Apply temperature ``T`` to class probabilities: ``softmax(log p / T)`` (rows sum to 1)."""
+    logp = np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-12, 1.0)) / temperature
+    logp -= logp.max(axis=1, keepdims=True)
+    out = np.exp(logp)
+    return np.asarray(out / out.sum(axis=1, keepdims=True), dtype=np.float64)
+
+
+def _positive_proba(estimator: Any, features: Any) -> FloatArray:
+    proba = estimator.predict_proba(features)
+    classes = list(estimator.classes_)
+    return np.asarray(proba[:, classes.index(1)], dtype=np.float64) if 1 in classes else np.zeros(proba.shape[0])
+
+
+def _class_proba(estimator: Any, features: Any, labels: Sequence[str]) -> FloatArray:
+    """Spread an estimator's probabilities over the full label set (labels it never saw get 0)."""
+    proba = estimator.predict_proba(features)
+    out = np.zeros((proba.shape[0], len(labels)))
+    index = {label: i for i, label in enumerate(labels)}
+    for k, cls in enumerate(estimator.classes_):
+        out[:, index[str(cls)]] = proba[:, k]
+    return out

@@ -1,0 +1,216 @@
+"""The one predict path: articles in, assessments out.
+
+``Scorer`` holds a model's heads and its shipped configuration (thresholds, label maps) and does
+everything around them the same way for every model: text preparation, chunking of long articles,
+evidence sentences, fatality counts, language, places and risk. The MLflow pyfunc wraps it; the CLI,
+the API, batch jobs, evaluation and the UI all reach it through that pyfunc.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from threatscore import geo
+from threatscore.fatalities import find_fatalities
+from threatscore.heads import FloatArray, HeadOutputs, TextHeads
+from threatscore.language import SUPPORTED_LANGUAGES, UNDETERMINED, detect_language
+from threatscore.risk import growth_score, region_risk
+from threatscore.schemas import MAX_EVIDENCE, Article, Assessment, ModelInfo, Region, Score, Severity, Signal
+from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, risk_level, severity_level
+from threatscore.text import Document, Span, chunk_spans, model_input, normalize, prepare, sentence_spans
+
+logger = logging.getLogger(__name__)
+
+#: Share of markup above which the input is reported as "markup soup".
+MARKUP_SOUP_RATIO = 0.6
+
+
+class ScorerConfig(BaseModel):
+    """What ships inside a model next to its heads: decision thresholds and post-processing settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "threatscore"
+    relevance_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    signal_thresholds: dict[str, float] = Field(default_factory=lambda: dict.fromkeys(SIGNALS, 0.5))
+    #: How far an explicit death count in the text is trusted over the severity head (0.5 = not at all).
+    count_reliability: float = Field(0.9, ge=0.25, le=1.0)
+    #: Overlap between consecutive chunks of a long article, in sentences.
+    chunk_overlap_sentences: int = Field(1, ge=0)
+
+    @field_validator("signal_thresholds")
+    @classmethod
+    def _every_signal(cls, value: dict[str, float]) -> dict[str, float]:
+        if set(value) != set(SIGNALS):
+            raise ValueError(f"signal_thresholds must name exactly the ten signals, got {sorted(value)}")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    article: Article
+    document: Document
+    sentences: list[Span]
+    chunks: list[str]
+
+
+class Scorer:
+    """Scores articles with one model's heads. Thread-safe for concurrent ``score`` calls (no shared state)."""
+
+    def __init__(self, heads: TextHeads, config: ScorerConfig) -> None:
+        self.heads = heads
+        self.config = config
+
+    def score(self, articles: Sequence[Article], model: ModelInfo | None = None) -> list[Assessment]:
+        """Assess each article, in order. All model calls for the batch are made together."""
+        model = model or ModelInfo(name=self.config.name)
+        prepared = [self._prepare(a) for a in articles]
+        flat = [chunk for p in prepared for chunk in p.chunks]
+        outputs = self.heads.predict(flat) if flat else None
+        assessments = []
+        offset = 0
+        for p in prepared:
+            rows = slice(offset, offset + len(p.chunks))
+            offset += len(p.chunks)
+            assert outputs is not None
+            assessments.append(self._assess(p, _pool(outputs, rows), model))
+        return assessments
+
+    def _prepare(self, article: Article) -> _Prepared:
+        document = prepare(article.text)
+        spans = sentence_spans(document.text)
+        max_words = self.heads.max_words
+        if max_words is None:
+            pieces = [document.text]
+        else:
+            pieces = [
+                s.of(document.text) for s in chunk_spans(document.text, max_words, self.config.chunk_overlap_sentences)
+            ]
+        chunks = [model_input(piece, article.title) for piece in pieces if piece.strip()]
+        return _Prepared(article, document, spans, chunks or [model_input(document.text, article.title)])
+
+    def _assess(self, p: _Prepared, out: HeadOutputs, model: ModelInfo) -> Assessment:
+        text = p.document.text
+        relevance = float(out.relevance[0])
+        fatality_mentions = find_fatalities(text)
+        fatalities = sum({m.count for m in fatality_mentions}) if fatality_mentions else None
+        severity_probs = self._severity(out.severity[0], fatalities)
+        signal_probs = {name: float(out.signals[0, j]) for j, name in enumerate(SIGNALS)}
+        # mass_casualty *is* "10 or more killed", i.e. the high severity level: one number, never two opinions.
+        signal_probs["mass_casualty"] = severity_probs["high"]
+        evidence = self._evidence(p, signal_probs, fatality_mentions)
+        resurgence = float(out.resurgence[0]) if out.resurgence is not None else growth_score(signal_probs, relevance)
+        language = detect_language(text)
+        return Assessment(
+            id=p.article.id,
+            model=model,
+            language=language,
+            warnings=_warnings(p, language),
+            relevance=_round(relevance),
+            resurgence=Score(score=_round(resurgence), level=risk_level(_round(resurgence))),
+            signals={n: Signal(probability=_round(signal_probs[n]), evidence=evidence.get(n, [])) for n in SIGNALS},
+            event_types={name: _round(float(out.event_types[0, j])) for j, name in enumerate(EVENT_TYPES)},
+            severity=Severity(
+                level=max(severity_probs, key=lambda k: severity_probs[k]),
+                fatalities=fatalities,
+                probabilities={k: _round(v) for k, v in severity_probs.items()},
+            ),
+            regions=_regions(p, relevance, severity_probs, resurgence),
+        )
+
+    def _severity(self, head: FloatArray, fatalities: int | None) -> dict[str, float]:
+        """Severity probabilities: the head's, updated by the count the text reports (a likelihood whose
+        strength is ``count_reliability``)."""
+        probs = np.clip(np.asarray(head, dtype=np.float64), 1e-6, 1.0)
+        if fatalities is not None:
+            reliability = self.config.count_reliability
+            counted = SEVERITY_LEVELS.index(severity_level(fatalities))
+            likelihood = np.full(len(SEVERITY_LEVELS), (1.0 - reliability) / (len(SEVERITY_LEVELS) - 1))
+            likelihood[counted] = reliability
+            probs = probs * likelihood
+        probs = probs / probs.sum()
+        return {level: float(probs[i]) for i, level in enumerate(SEVERITY_LEVELS)}
+
+    def _evidence(self, p: _Prepared, probs: dict[str, float], fatality_mentions: list) -> dict[str, list[str]]:
+        """Up to three verbatim sentences per signal over its threshold: the sentences that score highest
+        for that signal on their own."""
+        present = [n for n in SIGNALS if probs[n] >= self.config.signal_thresholds[n]]
+        if not present or not p.sentences:
+            return {}
+        text = p.document.text
+        quotes = [s.of(text) for s in p.sentences]
+        evidence: dict[str, list[str]] = {}
+        if "mass_casualty" in present:
+            # The sentences that carry the death counts are the evidence for mass casualties.
+            starts = [s.start for s in p.sentences]
+            chosen = sorted(fatality_mentions, key=lambda m: -m.count)
+            idx = [int(np.searchsorted(starts, m.span.start, side="right")) - 1 for m in chosen]
+            evidence["mass_casualty"] = list(dict.fromkeys(quotes[i] for i in idx if i >= 0))[:MAX_EVIDENCE]
+        learned = [n for n in present if n != "mass_casualty"]
+        if learned:
+            sentence_probs = self.heads.predict_signals([normalize(q) for q in quotes])
+            for name in learned:
+                column = sentence_probs[:, SIGNALS.index(name)]
+                order = np.argsort(-column, kind="stable")
+                # Quote sentences that carry the signal themselves; the best one always, as the reason.
+                keep = [
+                    int(i) for i in order[:MAX_EVIDENCE] if column[i] >= 0.5 * column[order[0]] and column[i] > 0.05
+                ]
+                evidence[name] = [quotes[i] for i in sorted(keep or [int(order[0])])]
+        return evidence
+
+
+def _pool(outputs: HeadOutputs, rows: slice) -> HeadOutputs:
+    """One article's chunks → one row: presence (relevance, signals) is the max over chunks; event type and
+    severity distributions are averaged, weighted by each chunk's relevance."""
+    weights = outputs.relevance[rows] + 1e-6
+    weights = weights / weights.sum()
+    return HeadOutputs(
+        relevance=outputs.relevance[rows].max(keepdims=True),
+        signals=outputs.signals[rows].max(axis=0, keepdims=True),
+        event_types=(weights[:, None] * outputs.event_types[rows]).sum(axis=0, keepdims=True),
+        severity=(weights[:, None] * outputs.severity[rows]).sum(axis=0, keepdims=True),
+        resurgence=None if outputs.resurgence is None else outputs.resurgence[rows].max(keepdims=True),
+    )
+
+
+def _regions(p: _Prepared, relevance: float, severity: dict[str, float], resurgence: float) -> list[Region]:
+    resolved = geo.resolve_regions(p.document.text, title=p.article.title)
+    regions = []
+    for r in resolved:
+        risk = _round(region_risk(relevance, severity, resurgence, r.primary))
+        regions.append(
+            Region(
+                country_code=r.country_code,
+                country=r.country,
+                admin1=r.admin1,
+                places=list(r.places),
+                primary=r.primary,
+                risk=Score(score=risk, level=risk_level(risk)),
+            )
+        )
+    return regions
+
+
+def _warnings(p: _Prepared, language: str) -> list[str]:
+    warnings = []
+    if language == UNDETERMINED:
+        warnings.append("language could not be determined; the models read English")
+    elif language not in SUPPORTED_LANGUAGES:
+        warnings.append(f"unsupported language: {language}")
+    if p.document.was_html and p.document.markup_ratio >= MARKUP_SOUP_RATIO:
+        warnings.append(f"text looked like markup soup: {p.document.markup_ratio:.0%} of the input was markup")
+    if p.article.published is None:
+        warnings.append("no publication date: the article is left out of dated regional trends")
+    if len(p.document.text.split()) < 8:
+        warnings.append("very short text: scores rest on a few words")
+    return warnings
+
+
+def _round(value: float) -> float:
+    return round(float(min(1.0, max(0.0, value))), 4)

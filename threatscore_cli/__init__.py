@@ -1,0 +1,1 @@
+"""The `threatscore` command line: a thin layer that calls the core, training and serving."""

@@ -1,0 +1,170 @@
+"""``threatscore`` — the command line. Each command is a thin call into the core or a job."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from threatscore.settings import apply_offline_env, get_settings
+
+app = typer.Typer(
+    name="threatscore",
+    help="Score news articles on political violence: resurgence signals, ACLED event types, severity, region risk.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Build and inspect the unified corpus.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+DEFAULT_MODEL = "models:/threatscore@champion"
+log = logging.getLogger("threatscore")
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False) -> None:
+    apply_offline_env()
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("alembic", "mlflow", "urllib3", "git"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@data_app.command("build")
+def data_build(
+    raw: Annotated[Path, typer.Option(help="Folder of raw corpora (read-only).")] = Path("../shared/data/raw"),
+    out: Annotated[Path, typer.Option(help="Where the processed Parquet files and manifest go.")] = Path(
+        "data/processed"
+    ),
+) -> None:
+    """Read every source through its loader and write the unified corpus, splits and manifest."""
+    from training.corpus import build_corpus
+
+    if not raw.is_dir():
+        raise _fail(f"raw data folder {raw} does not exist")
+    summary = build_corpus(raw, out)
+    typer.echo(summary.render())
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="Experiment YAML, e.g. experiments/baseline.yaml.", exists=True)],
+    no_eval: Annotated[bool, typer.Option("--no-eval", help="Skip the benchmark evaluation after training.")] = False,
+    if_no_champion: Annotated[
+        bool, typer.Option("--if-no-champion", help="Do nothing when the registry already has a champion.")
+    ] = False,
+) -> None:
+    """Train the experiment in CONFIG, log it to MLflow and register it (alias challenger; champion if none)."""
+    from threatscore.registry import configure_tracking
+    from training.packaging import has_alias
+    from training.train import train as run_training
+
+    settings = get_settings()
+    configure_tracking(settings)
+    if if_no_champion and has_alias(settings.model_name, "champion"):
+        typer.echo(f"{settings.model_name}@champion exists; not training (drop --if-no-champion to train anyway)")
+        return
+    result = run_training(config, get_settings(), evaluate=not no_eval)
+    typer.echo(f"run {result.run_id}: registered {get_settings().model_name} version {result.version}")
+    if result.report.rows:
+        typer.echo(result.report.render_markdown())
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Argument(help="Model URI, e.g. models:/threatscore@champion.")] = DEFAULT_MODEL,
+    processed: Annotated[Path, typer.Option(help="Processed corpus folder.")] = Path("data/processed"),
+    no_tasks: Annotated[bool, typer.Option("--no-tasks", help="Skip the per-task ConfliBERT benchmarks.")] = False,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Also write the Markdown table here.")] = None,
+) -> None:
+    """Print DESIGN.md's benchmark table for MODEL (and log it to the model's run)."""
+    from threatscore.registry import configure_tracking
+    from training.evaluate import evaluate_model, log_report_to_model_run
+
+    configure_tracking(get_settings())
+    report = evaluate_model(model, processed, with_tasks=not no_tasks)
+    log_report_to_model_run(report)
+    text = report.render_markdown()
+    typer.echo(text)
+    if output:
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def score(
+    file: Annotated[Path, typer.Argument(help="A .txt/.html article, a .json article or list, or .jsonl articles.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write JSON Lines here instead of stdout.")
+    ] = None,
+    model: Annotated[str, typer.Option(help="Model URI.")] = DEFAULT_MODEL,
+) -> None:
+    """Score articles and write one assessment per line. Bad articles are reported on stderr and skipped;
+    the exit code is non-zero only when nothing could be scored."""
+    from threatscore.articles import ArticleError, read_articles
+    from threatscore.registry import configure_tracking, load_model
+
+    if not file.is_file():
+        raise _fail(f"{file} is not a file")
+    items = list(read_articles(file))
+    errors = [i for i in items if isinstance(i, ArticleError)]
+    good = [i.model_dump(mode="json") for i in items if not isinstance(i, ArticleError)]
+    for err in errors:
+        typer.echo(f"skipped: {err.describe()}", err=True)
+    if not good:
+        raise _fail(f"nothing to score in {file} ({len(errors)} bad item(s))", code=1)
+    configure_tracking(get_settings())
+    try:
+        loaded = load_model(model)
+    except Exception as exc:  # registry errors come in many types; the user needs the message, not a trace
+        raise _fail(
+            f"cannot load model {model}: {exc}. Train one first: threatscore train experiments/baseline.yaml"
+        ) from exc
+    results = loaded.predict(good)
+    _write_lines(results, output)
+    scored = sum("error" not in r for r in results)
+    typer.echo(f"scored {scored} of {len(items)} article(s) with {loaded.ref.pinned_uri}", err=True)
+    if scored == 0:
+        raise typer.Exit(1)
+
+
+@app.command()
+def schema(
+    which: Annotated[str, typer.Argument(help="article, assessment or all.")] = "all",
+) -> None:
+    """Print the JSON Schema of Article and/or Assessment."""
+    from threatscore.schemas import Article, Assessment
+
+    schemas: dict[str, Any] = {"article": Article.model_json_schema(), "assessment": Assessment.model_json_schema()}
+    if which not in {*schemas, "all"}:
+        raise _fail(f"unknown schema {which!r}; choose article, assessment or all")
+    typer.echo(json.dumps(schemas if which == "all" else schemas[which], indent=2))
+
+
+def _write_lines(rows: list[dict[str, Any]], output: Path | None) -> None:
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    app()
+
+from threatscore_cli.service import keys_app, serve  # noqa: E402
+
+app.add_typer(keys_app, name="keys")
+app.command()(serve)

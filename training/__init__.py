@@ -1,0 +1,1 @@
+"""Training side: corpus building, experiments, baselines, evaluation. Imports the core, never serving."""

@@ -1,0 +1,261 @@
+"""``threatscore evaluate``: the benchmark table of DESIGN.md for a model URI, through the model's own pyfunc.
+
+Product rows come from the assessments the model returns (relevance on BBC, ACLED sub-event types on the
+held-out ACLED slice, severity, signals where a source labels them). Task rows (SATP attack types, Indian
+police events, InsightCrime topics) are ConfliBERT's fine-tuning tasks: the model family is fitted on each
+task's train split, chosen on dev, and scored on test (``training.task_benchmarks``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import accuracy_score, f1_score
+from tqdm import tqdm
+
+from threatscore.registry import load_model, resolve
+from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
+from training.corpus import load_benchmark, load_corpus
+from training.metrics import binary_report, expected_calibration_error, per_label_report
+
+logger = logging.getLogger(__name__)
+
+#: Published anchors (DESIGN.md), keyed by benchmark row name.
+ANCHORS: dict[str, tuple[float, str]] = {
+    "relevance (BBC_News test)": (0.981, "ConfliBERT F1"),
+    "attack types (satp_relevant test)": (0.894, "ConfliBERT-v2 re-run"),
+    "police events (IndiaPoliceEvents_docs test)": (0.708, "ConfliBERT F1"),
+    "crime topics (insightCrime test)": (0.682, "ConfliBERT F1"),
+    "ACLED sub-event types (held-out slice)": (0.839, "CASE 2021 Task 2 best weighted F1"),
+}
+#: Rows scored per corpus source at most (seeded sample), to keep evaluation minutes, not hours.
+MAX_ROWS_PER_SOURCE = 3000
+SCORE_BATCH = 64
+
+
+@dataclass
+class BenchmarkRow:
+    """One line of the benchmark table, with its per-label detail."""
+
+    task: str
+    data: str
+    metric: str
+    value: float
+    n: int
+    extra: dict[str, float] = field(default_factory=dict)
+    per_label: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def anchor(self) -> str:
+        """The published number for this row, if there is one."""
+        found = ANCHORS.get(self.task)
+        return f"{found[0]:.3f} ({found[1]})" if found else "—"
+
+
+@dataclass
+class EvaluationReport:
+    """The benchmark table for one model."""
+
+    rows: list[BenchmarkRow]
+    model_uri: str
+
+    def flat_metrics(self) -> dict[str, float]:
+        """Metrics as flat MLflow keys: ``eval.<task>.<metric>`` and ``eval.<task>.<label>.<f1|recall|…>``."""
+        out: dict[str, float] = {}
+        for row in self.rows:
+            key = "eval." + _slug(row.task)
+            out[f"{key}.{row.metric}"] = row.value
+            out.update({f"{key}.{k}": v for k, v in row.extra.items()})
+            for label, stats in row.per_label.items():
+                out.update({f"{key}.{_slug(label)}.{k}": float(v) for k, v in stats.items()})
+        return {k: float(v) for k, v in out.items() if v == v}  # drop NaN
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"model_uri": self.model_uri, "rows": [asdict(r) for r in self.rows]}
+
+    def render_markdown(self) -> str:
+        """The table as Markdown: headline rows, then per-label P/R/F1 with support."""
+        lines = [
+            f"# Evaluation of `{self.model_uri}`",
+            "",
+            "| task | data | metric | value | n | published anchor |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in self.rows:
+            extra = "".join(f"; {k} {v:.3f}" for k, v in r.extra.items())
+            lines.append(f"| {r.task} | {r.data} | {r.metric} | {r.value:.3f}{extra} | {r.n} | {r.anchor} |")
+        for r in self.rows:
+            if not r.per_label:
+                continue
+            lines += ["", f"## {r.task}", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+            for label, s in r.per_label.items():
+                lines.append(
+                    f"| {label} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {int(s['support'])} |"
+                )
+        return "\n".join(lines) + "\n"
+
+
+def evaluate_model(model_uri: str, processed_dir: Path, *, with_tasks: bool = True, seed: int = 13) -> EvaluationReport:
+    """Score the benchmark splits with ``model_uri`` and build the table."""
+    model = load_model(model_uri)
+    corpus = load_corpus(processed_dir)
+    test = _sample_per_source(corpus[corpus["split"] == "test"], MAX_ROWS_PER_SOURCE, seed)
+    rows: list[BenchmarkRow] = []
+
+    bbc = load_benchmark(processed_dir, "BBC_News")
+    bbc_test = bbc[bbc["split"] == "test"]
+    if len(bbc_test):
+        scored = _score(model, bbc_test, "BBC_News test")
+        gold = bbc_test["relevance"].astype(int).to_numpy()
+        proba = np.array([a["relevance"] for a in scored])
+        threshold = model.pyfunc.unwrap_python_model().scorer.config.relevance_threshold
+        rep = binary_report(gold, proba, threshold)
+        rows.append(
+            BenchmarkRow(
+                "relevance (BBC_News test)",
+                "conflibert/BBC_News test",
+                "F1",
+                rep["f1"],
+                len(gold),
+                {"precision": rep["precision"], "recall": rep["recall"], "ece": rep["ece"]},
+            )
+        )
+
+    scored_test = dict(zip(test["id"], _score(model, test, "corpus test split"), strict=True))
+    rows += _event_type_rows(test, scored_test)
+    rows += _severity_rows(test, scored_test)
+    rows += _signal_rows(test, scored_test, model)
+    if with_tasks:
+        from training.task_benchmarks import task_benchmark_rows
+
+        rows += task_benchmark_rows(processed_dir, seed=seed)
+    return EvaluationReport(rows=rows, model_uri=model_uri)
+
+
+def log_report_to_model_run(report: EvaluationReport) -> str | None:
+    """Log the report's metrics and tables to the run that produced the model; returns that run's id.
+
+    Models that are not registry or run URIs (a local path) have no run to log to.
+    """
+    ref = resolve(report.model_uri)
+    if ref.name is None or ref.version is None:
+        return None
+    run_id = MlflowClient().get_model_version(ref.name, ref.version).run_id
+    if not run_id:
+        return None
+    with mlflow.start_run(run_id=run_id), tempfile.TemporaryDirectory() as tmp:
+        mlflow.log_metrics(report.flat_metrics())
+        (Path(tmp) / "evaluation.md").write_text(report.render_markdown(), encoding="utf-8")
+        (Path(tmp) / "evaluation.json").write_text(
+            json.dumps(report.to_dict(), indent=2, default=str), encoding="utf-8"
+        )
+        mlflow.log_artifacts(tmp, artifact_path="evaluation")
+    return run_id
+
+
+def _score(model: Any, frame: pd.DataFrame, what: str) -> list[dict[str, Any]]:
+    records = [
+        {k: v for k, v in {"id": i, "text": t, "title": ti}.items() if isinstance(v, str) and v}
+        for i, t, ti in zip(frame["id"], frame["text"], frame.get("title", pd.Series([None] * len(frame))), strict=True)
+    ]
+    out: list[dict[str, Any]] = []
+    for start in tqdm(range(0, len(records), SCORE_BATCH), desc=f"scoring {what}", unit="batch", leave=False):
+        out += model.predict(records[start : start + SCORE_BATCH])
+    failed = [o for o in out if "error" in o]
+    if failed:
+        logger.warning("%d of %d %s rows could not be scored, e.g. %s", len(failed), len(out), what, failed[0])
+    return out
+
+
+def _event_type_rows(test: pd.DataFrame, scored: dict[str, dict[str, Any]]) -> list[BenchmarkRow]:
+    acled = test[(test["source"] == "acled") & test["sub_event_type"].notna()]
+    acled = acled[acled["id"].map(lambda i: "event_types" in scored[i])]
+    if acled.empty:
+        return []
+    gold = acled["sub_event_type"].astype(str).tolist()
+    pred = [max(scored[i]["event_types"].items(), key=lambda kv: kv[1])[0] for i in acled["id"]]
+    labels = [e for e in EVENT_TYPES if e in set(gold) | set(pred)]
+    return [
+        BenchmarkRow(
+            "ACLED sub-event types (held-out slice)",
+            "acled test split (by time)",
+            "weighted F1",
+            float(f1_score(gold, pred, average="weighted", zero_division=0)),
+            len(gold),
+            {
+                "macro_f1": float(f1_score(gold, pred, average="macro", zero_division=0)),
+                "accuracy": float(accuracy_score(gold, pred)),
+            },
+            per_label_report(gold, pred, labels),
+        )
+    ]
+
+
+def _severity_rows(test: pd.DataFrame, scored: dict[str, dict[str, Any]]) -> list[BenchmarkRow]:
+    rows = test[test["fatalities"].notna()]
+    rows = rows[rows["id"].map(lambda i: "severity" in scored[i])]
+    if rows.empty:
+        return []
+    gold = [severity_level(int(v)) for v in rows["fatalities"]]
+    pred = [scored[i]["severity"]["level"] for i in rows["id"]]
+    return [
+        BenchmarkRow(
+            "severity",
+            f"test rows with fatalities ({', '.join(sorted(rows['source'].unique()))})",
+            "macro F1",
+            float(f1_score(gold, pred, average="macro", labels=list(SEVERITY_LEVELS), zero_division=0)),
+            len(gold),
+            {"accuracy": float(accuracy_score(gold, pred))},
+            per_label_report(gold, pred, SEVERITY_LEVELS),
+        )
+    ]
+
+
+def _signal_rows(test: pd.DataFrame, scored: dict[str, dict[str, Any]], model: Any) -> list[BenchmarkRow]:
+    thresholds = model.pyfunc.unwrap_python_model().scorer.config.signal_thresholds
+    per_label: dict[str, dict[str, float]] = {}
+    eces = []
+    for name in SIGNALS:
+        column = f"sig_{name}"
+        if column not in test:
+            continue
+        rows = test[test[column].notna() & test["id"].map(lambda i: "signals" in scored[i])]
+        if rows.empty or rows[column].sum() == 0:
+            continue
+        gold = rows[column].astype(int).to_numpy()
+        proba = np.array([scored[i]["signals"][name]["probability"] for i in rows["id"]])
+        rep = binary_report(gold, proba, thresholds[name])
+        per_label[name] = {k: rep[k] for k in ("precision", "recall", "f1", "support")}
+        eces.append(expected_calibration_error(gold, proba))
+    if not per_label:
+        return []
+    return [
+        BenchmarkRow(
+            "signals (source-implied labels)",
+            "corpus test split, labelled rows only",
+            "macro F1",
+            float(np.mean([s["f1"] for s in per_label.values()])),
+            int(sum(s["support"] for s in per_label.values())),
+            {"mean_ece": float(np.mean(eces))},
+            per_label,
+        )
+    ]
+
+
+def _sample_per_source(frame: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:
+    parts = [g.sample(n=min(len(g), cap), random_state=seed) for _, g in frame.groupby("source", sort=True)]
+    return pd.concat(parts) if parts else frame
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text.lower()).strip("_")

@@ -1,0 +1,63 @@
+"""Metrics shared by training (threshold choice, dev scores) and evaluation (benchmark tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+
+def best_threshold(y_true: ArrayLike, proba: ArrayLike) -> float:
+    """The decision threshold in [0.05, 0.95] that maximises F1 on (dev) data; 0.5 when there are no positives."""
+    y = np.asarray(y_true)
+    p = np.asarray(proba)
+    if y.sum() == 0:
+        return 0.5
+    grid = np.round(np.arange(0.05, 0.951, 0.025), 3)
+    scores = [f1_score(y, p >= t, zero_division=0) for t in grid]
+    return float(grid[int(np.argmax(scores))])
+
+
+def expected_calibration_error(y_true: ArrayLike, proba: ArrayLike, bins: int = 10) -> float:
+    """ECE with equal-width bins: the support-weighted gap between mean confidence and observed frequency."""
+    y = np.asarray(y_true, dtype=float)
+    p = np.asarray(proba, dtype=float)
+    if len(y) == 0:
+        return float("nan")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    gap = 0.0
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            gap += mask.mean() * abs(p[mask].mean() - y[mask].mean())
+    return float(gap)
+
+
+def per_label_report(
+    y_true: Sequence[Any], y_pred: Sequence[Any], labels: Sequence[Any]
+) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support per label (support = gold count), for labels with any gold or predicted row."""
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=list(labels), zero_division=0)
+    return {
+        str(label): {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+        for i, label in enumerate(labels)
+    }
+
+
+def binary_report(y_true: ArrayLike, proba: ArrayLike, threshold: float) -> dict[str, float]:
+    """P/R/F1/support/ECE of one binary label at a threshold."""
+    y = np.asarray(y_true, dtype=int)
+    pred = (np.asarray(proba) >= threshold).astype(int)
+    p, r, f, _ = precision_recall_fscore_support(y, pred, average="binary", zero_division=0)
+    return {
+        "precision": float(p),
+        "recall": float(r),
+        "f1": float(f),
+        "support": int(y.sum()),
+        "n": len(y),
+        "ece": expected_calibration_error(y, proba),
+    }

