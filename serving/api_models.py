@@ -16,7 +16,16 @@ import json
 from typing import Annotated, Any, Literal
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from serving.config import MAX_BATCH
 from serving.errors import ApiError, from_validation_error
@@ -118,7 +127,7 @@ SignalLabels = create_model(  # type: ignore[call-overload]
     "SignalLabels",
     __config__=ConfigDict(extra="forbid"),
     __doc__="Corrected presence of each signal (true/false); leave out the ones not being corrected.",
-    **dict.fromkeys(SIGNALS, (bool | None, None)),
+    **dict.fromkeys(SIGNALS, (StrictBool | None, None)),
 )
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 
@@ -130,7 +139,7 @@ class RegionLabel(BaseModel):
 
     country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. LY")]
     admin1: Annotated[str | None, Field(min_length=1, max_length=200)] = None
-    primary: bool = False
+    primary: StrictBool = False
 
     @field_validator("country_code")
     @classmethod

@@ -104,6 +104,43 @@ class ReadyzDetail:
         await send_json(send, status if status in (200, 503) else 503, detail)
 
 
+class PlainErrorsToJson:
+    """Turn the plain-text error pages of the routers underneath (404, 405, 500 ...) into JSON errors."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rewritten: dict[str, Any] = {}
+
+        async def rewrite(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = dict(message.get("headers", []))
+                content_type = headers.get(b"content-type", b"").decode("latin-1")
+                if status >= 400 and not content_type.startswith("application/json"):
+                    rewritten["status"] = status
+                    rewritten["body"] = b""
+                    rewritten["headers"] = [
+                        (k, v) for k, v in message.get("headers", []) if k not in {b"content-type", b"content-length"}
+                    ]
+                    return
+                await send(message)
+            elif message["type"] == "http.response.body" and rewritten:
+                rewritten["body"] += message.get("body", b"")
+                if not message.get("more_body", False):
+                    text = rewritten["body"].decode("utf-8", "replace").strip()
+                    short = text if text and len(text) < 200 and "Traceback" not in text else "request failed"
+                    await send_json(send, rewritten["status"], {"error": short, "field": None}, rewritten["headers"])
+            else:
+                await send(message)
+
+        await self.app(scope, receive, rewrite)
+
+
 class JsonErrors:
     """Last line of defence: an exception that escapes an endpoint becomes a 500 JSON without a trace."""
 

@@ -57,7 +57,7 @@ from serving.api_models import (
 from serving.config import get_service_settings
 from serving.errors import ApiError, from_validation_error
 from serving.keys import KeyVerifier, Principal, Role
-from serving.middleware import BodyLimit, JsonErrors, ReadyzDetail
+from serving.middleware import BodyLimit, JsonErrors, PlainErrorsToJson, ReadyzDetail
 from serving.model_manager import ModelManager, NoModelError
 from serving.regions import RegionIndexFn, region_counts
 from threatscore.schemas import Article
@@ -429,5 +429,6 @@ class Threatscore:
         return JSONResponse(result)
 
 
+Threatscore.add_asgi_middleware(PlainErrorsToJson)
 Threatscore.add_asgi_middleware(BodyLimit)
 Threatscore.add_asgi_middleware(ReadyzDetail)

@@ -71,7 +71,11 @@ def fit_baseline(corpus: pd.DataFrame, config: BaselineExperiment) -> FitResult:
     dev_metrics: dict[str, float] = {}
     counts: dict[str, int] = {}
 
-    relevance, rel_threshold = fitter.binary("relevance", train["relevance"], dev["relevance"], dev_metrics, counts)
+    # Relevance labels are tied to sources (all conflict notes are 1, only BBC has 0s): balance every
+    # (source, label) group so the head learns the topic, not the house style of the largest source.
+    relevance, rel_threshold = fitter.binary(
+        "relevance", train["relevance"], dev["relevance"], dev_metrics, counts, groups=train["source"]
+    )
 
     signal_heads: dict[str, Any] = {}
     thresholds: dict[str, float] = {}
@@ -115,13 +119,15 @@ class _HeadFitter:
         self.x_train = x_train
         self.x_dev = x_dev
 
-    def _fit_best(self, xt: Any, yt: np.ndarray, xd: Any, yd: np.ndarray) -> tuple[Any, float]:
+    def _fit_best(
+        self, xt: Any, yt: np.ndarray, xd: Any, yd: np.ndarray, weights: np.ndarray | None = None
+    ) -> tuple[Any, float]:
         best, best_c, best_loss = None, self.config.head.c_grid[0], np.inf
         usable_dev = len(yd) > 0 and set(yd) <= set(yt)
         for c in self.config.head.c_grid:
             model = LogisticRegression(
                 C=c, max_iter=self.config.head.max_iter, tol=1e-3, random_state=self.config.seed
-            ).fit(xt, yt)
+            ).fit(xt, yt, sample_weight=weights)
             if not usable_dev:
                 return model, c
             loss = log_loss(yd, model.predict_proba(xd), labels=model.classes_)
@@ -139,9 +145,15 @@ class _HeadFitter:
         return TemperatureScaled(model, float(temperatures[int(np.argmin(losses))]))
 
     def binary(
-        self, name: str, y_train: pd.Series, y_dev: pd.Series, metrics: dict[str, float], counts: dict[str, int]
+        self,
+        name: str,
+        y_train: pd.Series,
+        y_dev: pd.Series,
+        metrics: dict[str, float],
+        counts: dict[str, int],
+        groups: pd.Series | None = None,
     ) -> tuple[Any, float]:
-        """A calibrated binary head and its dev-chosen threshold."""
+        """A calibrated binary head and its dev-chosen threshold; ``groups`` balances (group, label) cells."""
         mask_t, mask_d = y_train.notna().to_numpy(), y_dev.notna().to_numpy()
         yt = y_train[mask_t].astype(int).to_numpy()
         yd = y_dev[mask_d].astype(int).to_numpy()
@@ -149,7 +161,12 @@ class _HeadFitter:
         if len(set(yt)) < 2:
             raise ValueError(f"{name}: training labels have a single class; cannot fit a head")
         xd = self.x_dev[mask_d]
-        model, c = self._fit_best(self.x_train[mask_t], yt, xd, yd)
+        weights = None
+        if groups is not None:
+            cells = pd.Series(list(zip(groups[mask_t].astype(str), yt, strict=True)))
+            weights = (1.0 / cells.map(cells.value_counts())).to_numpy()
+            weights *= len(weights) / weights.sum()
+        model, c = self._fit_best(self.x_train[mask_t], yt, xd, yd, weights)
         model = self._calibrate(model, xd, yd)
         threshold = 0.5
         if len(yd) and len(set(yd)) == 2:

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from threatscore.registry import load_model, resolve
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
+from training.annotation import ANNOTATIONS, load_annotations
 from training.corpus import load_benchmark, load_corpus
 from training.metrics import binary_report, expected_calibration_error, per_label_report
 
@@ -105,7 +106,14 @@ class EvaluationReport:
         return "\n".join(lines) + "\n"
 
 
-def evaluate_model(model_uri: str, processed_dir: Path, *, with_tasks: bool = True, seed: int = 13) -> EvaluationReport:
+def evaluate_model(
+    model_uri: str,
+    processed_dir: Path,
+    *,
+    with_tasks: bool = True,
+    seed: int = 13,
+    annotations: Path | None = ANNOTATIONS,
+) -> EvaluationReport:
     """Score the benchmark splits with ``model_uri`` and build the table."""
     model = load_model(model_uri)
     corpus = load_corpus(processed_dir)
@@ -135,6 +143,8 @@ def evaluate_model(model_uri: str, processed_dir: Path, *, with_tasks: bool = Tr
     rows += _event_type_rows(test, scored_test)
     rows += _severity_rows(test, scored_test)
     rows += _signal_rows(test, scored_test, model)
+    if annotations is not None and annotations.exists():
+        rows += _gold_rows(corpus, load_annotations(annotations), model)
     if with_tasks:
         from training.task_benchmarks import task_benchmark_rows
 
@@ -249,6 +259,43 @@ def _signal_rows(test: pd.DataFrame, scored: dict[str, dict[str, Any]], model: A
             {"mean_ece": float(np.mean(eces))},
             per_label,
         )
+    ]
+
+
+def _gold_rows(corpus: pd.DataFrame, gold: pd.DataFrame, model: Any) -> list[BenchmarkRow]:
+    """Signals and resurgence on the gold *test* part (never used for training, thresholds or rules)."""
+    test = gold[gold["part"] == "test"]
+    frame = corpus[corpus["id"].isin(test["id"])]
+    if frame.empty:
+        return []
+    scored = dict(zip(frame["id"], _score(model, frame, "gold test part"), strict=True))
+    test = test[test["id"].map(lambda i: i in scored and "signals" in scored[i])]
+    thresholds = model.pyfunc.unwrap_python_model().scorer.config.signal_thresholds
+    per_label: dict[str, dict[str, float]] = {}
+    eces = []
+    for name in SIGNALS:
+        gold_y = test[f"sig_{name}"].to_numpy(dtype=int)
+        proba = np.array([scored[i]["signals"][name]["probability"] for i in test["id"]])
+        rep = binary_report(gold_y, proba, thresholds[name])
+        per_label[name] = {k: rep[k] for k in ("precision", "recall", "f1", "support")}
+        eces.append(rep["ece"])
+    res_gold = test["resurgence"].to_numpy(dtype=int)
+    res_proba = np.array([scored[i]["resurgence"]["score"] for i in test["id"]])
+    res = binary_report(res_gold, res_proba, 0.5)
+    all_gold = np.concatenate([test[f"sig_{n}"].to_numpy(dtype=int) for n in SIGNALS])
+    all_proba = np.concatenate([[scored[i]["signals"][n]["probability"] for i in test["id"]] for n in SIGNALS])
+    return [
+        BenchmarkRow(
+            "signals (gold test part)", f"data/annotations/signals.jsonl, part=test ({len(test)} items)", "macro F1",
+            float(np.mean([s["f1"] for s in per_label.values()])), len(test),
+            {"min_recall": float(min(s["recall"] for s in per_label.values())),
+             "ece_pooled": expected_calibration_error(all_gold, all_proba), "mean_ece": float(np.mean(eces))},
+            per_label,
+        ),
+        BenchmarkRow(
+            "resurgence (gold test part)", "gold test part, score >= 0.5", "F1", res["f1"], len(test),
+            {"precision": res["precision"], "recall": res["recall"], "ece": res["ece"]},
+        ),
     ]
 
 

@@ -28,9 +28,15 @@ BASE_ENV = {"THREATSCORE_POLL_SECONDS": "0", "THREATSCORE_KEY_CACHE_SECONDS": "0
 
 @pytest.fixture(scope="session")
 def bentoml_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private BentoML home (model store) for this test process, set before the store is first used."""
+    """A private BentoML home (model store) for this test process, set before the store is first used.
+
+    Also gives Prometheus the multiprocess folder BentoML's ``/metrics`` expects (``bentoml serve`` sets one;
+    in-process it must exist before ``prometheus_client`` is first imported).
+    """
     home = tmp_path_factory.mktemp("bentoml-home")
     os.environ["BENTOML_HOME"] = str(home)
+    prometheus = tmp_path_factory.mktemp("prometheus")
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(prometheus))
     return home
 
 
@@ -67,6 +73,20 @@ def running_service(env: dict[str, str]) -> Iterator[object]:
         finally:  # the service points MLflow at its registry; give the other tests theirs back
             mlflow.set_tracking_uri(tracking)
             mlflow.set_registry_uri(registry)
+            _reset_prometheus()
+
+
+def _reset_prometheus() -> None:
+    """Each in-process app registers BentoML's collectors in the process-wide Prometheus registry (one app per
+    process when served); drop them so the next app of this test process can register its own."""
+    import prometheus_client
+
+    from serving import service
+
+    for collector in list(prometheus_client.REGISTRY._collector_to_names):
+        with contextlib.suppress(KeyError):
+            prometheus_client.REGISTRY.unregister(collector)
+    service._metrics.cache_clear()
 
 
 @pytest.fixture(scope="module")
