@@ -274,12 +274,13 @@ class ModelManager:
     def _degraded_detail(self, served: ServedModel | None, error: str) -> str:
         if served is None:
             return (
-                f"no model loaded: registry unreachable ({error}) and no imported model in the BentoML model store"
+                f"no model loaded: the registry is unreachable or has no {self.model_uri} ({error}), and the "
+                "BentoML model store holds no imported copy"
             )
         card = served.card
         return (
-            f"registry unreachable ({error}); serving the last imported model {card.name} version {card.version} "
-            f"from the BentoML model store ({card.store_tag})"
+            f"registry unreachable or without {self.model_uri} ({error}); serving the last imported model "
+            f"{card.name} version {card.version} from the BentoML model store ({card.store_tag})"
         )
 
     # ------------------------------------------------------------------------------------------ loading

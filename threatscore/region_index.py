@@ -30,7 +30,8 @@ Per region and window (calendar month, or ISO week starting Monday) a :class:`Re
 - Minimum evidence: a trend needs at least :data:`MIN_BASELINE_WINDOWS` (3) windows of history before the
   window and at least :data:`MIN_ARTICLES` (3) articles either in the window or on average per baseline
   window; otherwise the trend is ``insufficient`` (never guessed as ``stable``). So one article after a
-  quiet spell does not make "rising", and a region's first weeks have no trend.
+  quiet spell does not make "rising", and a store's first windows have no trend. History counts from the
+  first window of any record given: the store was collecting then, so a region's silence is a true zero.
 
 The window containing ``now`` is usually partial: its expected index is scaled by the elapsed share of the
 window (``complete`` is ``False`` on it), so the middle of a month does not read as "falling".
@@ -126,6 +127,7 @@ class _Acc:
     primary: int = 0
     fatalities: int = 0
     risk: float = 0.0
+    risk_sq: float = 0.0
     max_risk: float = 0.0
     signals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIGNALS, 0))
 
@@ -165,9 +167,10 @@ def surprise(
     The region's rate per window has the posterior ``Gamma(shape = S + k*m + 1/2, rate = B + k)`` from its
     baseline total ``S`` over ``B`` windows, shrunk toward the pooled rate ``m`` of all regions with weight
     ``k = PRIOR_WINDOWS`` windows. The window's predictive distribution (its rate times ``exposure``, the
-    elapsed share of a partial window) is negative binomial; the index, a risk-weighted count, is read as a
-    count on its continuous extension. Treating a weighted count (weights <= 1) as Poisson over-states its
-    variance, so the test is conservative.
+    elapsed share of a partial window) is negative binomial, read on its continuous extension (regularised
+    incomplete beta) so that non-integer counts are allowed. ``region_index`` passes the risk index divided
+    by its dispersion ``d = sum(w^2) / sum(w)`` (w: per-article risks), which turns the compound Poisson
+    risk-weighted count into one whose variance equals its mean.
 
     Returns ``(expected, p_upper, p_lower)``: the predictive mean, ``P(Y >= observed)`` and
     ``P(Y <= observed)``.
@@ -229,6 +232,7 @@ def region_index(
             cell = acc[((region.country_code, region.admin1), start)]
             cell.articles += 1
             cell.risk += region.risk.score
+            cell.risk_sq += region.risk.score**2
             cell.max_risk = max(cell.max_risk, region.risk.score)
             for s in present:
                 cell.signals[s] += 1
@@ -247,9 +251,11 @@ def region_index(
     index = {s: i for i, s in enumerate(starts)}
     regions = sorted({key for key, _ in acc}, key=lambda k: (k[0], k[1] or ""))
     risk = {key: [0.0] * len(starts) for key in regions}
+    risk_sq = {key: [0.0] * len(starts) for key in regions}
     count = {key: [0] * len(starts) for key in regions}
     for (key, start), cell in acc.items():
         risk[key][index[start]] = cell.risk
+        risk_sq[key][index[start]] = cell.risk_sq
         count[key][index[start]] = cell.articles
     # Pooled rate per region-window over all regions seen so far, by window (for the empirical-Bayes prior).
     n_base = BASELINE_WINDOWS[window]
@@ -278,9 +284,14 @@ def region_index(
             z: float | None = None
             trend: Trend = "insufficient"
             if n_windows > 0:
+                # Each article adds its risk w <= 1, so the index is a compound Poisson count: dividing it by
+                # the dispersion d = sum(w^2) / sum(w) of the region's recent articles makes it Poisson-like.
+                total, total_sq = sum(risk[key][lo : i + 1]), sum(risk_sq[key][lo : i + 1])
+                d = total_sq / total if total > 0 else 1.0
                 expected, p_up, p_down = surprise(
-                    cell.risk, sum(risk[key][lo:i]), n_windows, pooled_rate, exposure=exposure
+                    cell.risk / d, sum(risk[key][lo:i]) / d, n_windows, pooled_rate / d, exposure=exposure
                 )
+                expected *= d
                 z = _z(p_up) if cell.risk >= expected else -_z(p_down)
                 enough = max(n_now, sum(base_counts) / n_windows) >= MIN_ARTICLES
                 if n_windows >= MIN_BASELINE_WINDOWS and enough:

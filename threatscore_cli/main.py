@@ -85,19 +85,26 @@ def train(
 
 @app.command()
 def evaluate(
-    model: Annotated[str, typer.Argument(help="Model URI, e.g. models:/threatscore@champion.")] = DEFAULT_MODEL,
+    models: Annotated[
+        list[str] | None, typer.Argument(help="One or more model URIs; several are shown side by side.")
+    ] = None,
     processed: Annotated[Path, typer.Option(help="Processed corpus folder.")] = Path("data/processed"),
     no_tasks: Annotated[bool, typer.Option("--no-tasks", help="Skip the per-task ConfliBERT benchmarks.")] = False,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Also write the Markdown table here.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Also write the Markdown here.")] = None,
 ) -> None:
-    """Print DESIGN.md's benchmark table for MODEL (and log it to the model's run)."""
+    """Print DESIGN.md's benchmark table for each MODEL (default: the champion) and log it to the model's run."""
     from threatscore.registry import configure_tracking
-    from training.evaluate import evaluate_model, log_report_to_model_run
+    from training.evaluate import evaluate_model, log_report_to_model_run, render_side_by_side
 
     configure_tracking(get_settings())
-    report = evaluate_model(model, processed, with_tasks=not no_tasks)
-    log_report_to_model_run(report)
-    text = report.render_markdown()
+    reports = []
+    for uri in models or [DEFAULT_MODEL]:
+        report = evaluate_model(uri, processed, with_tasks=not no_tasks)
+        log_report_to_model_run(report)
+        reports.append(report)
+    text = "\n".join(r.render_markdown() for r in reports)
+    if len(reports) > 1:
+        text = render_side_by_side(reports) + "\n" + text
     typer.echo(text)
     if output:
         output.write_text(text, encoding="utf-8")

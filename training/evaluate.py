@@ -152,6 +152,31 @@ def evaluate_model(
     return EvaluationReport(rows=rows, model_uri=model_uri)
 
 
+def render_side_by_side(reports: list[EvaluationReport]) -> str:
+    """The headline benchmark table with one value column per model (rows a model cannot fill show —)."""
+    tasks = list(dict.fromkeys(r.task for rep in reports for r in rep.rows))
+    header = "| task | metric | " + " | ".join(f"`{rep.model_uri}`" for rep in reports) + " | published anchor |"
+    lines = ["# Benchmarks side by side", "", header, "|---|---|" + "---|" * len(reports) + "---|"]
+    for task in tasks:
+        found = [{r.task: r for r in rep.rows}.get(task) for rep in reports]
+        first = next(r for r in found if r is not None)
+        cells = [f"{r.value:.3f} (n={r.n})" if r is not None else "—" for r in found]
+        lines.append(f"| {task} | {first.metric} | " + " | ".join(cells) + f" | {first.anchor} |")
+    labels = [(task, label) for task in tasks for rep in reports for r in rep.rows if r.task == task
+              for label in r.per_label]
+    if labels:
+        lines += ["", "## Per label (F1 / recall, support)", "",
+                  "| task | label | " + " | ".join(f"`{rep.model_uri}`" for rep in reports) + " |",
+                  "|---|---|" + "---|" * len(reports)]
+        for task, label in dict.fromkeys(labels):
+            cells = []
+            for rep in reports:
+                stats = next((r.per_label.get(label) for r in rep.rows if r.task == task), None)
+                cells.append(f"{stats['f1']:.3f} / {stats['recall']:.3f} ({int(stats['support'])})" if stats else "—")
+            lines.append(f"| {task} | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def log_report_to_model_run(report: EvaluationReport) -> str | None:
     """Log the report's metrics and tables to the run that produced the model; returns that run's id.
 

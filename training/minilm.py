@@ -227,8 +227,9 @@ def train_encoder(train_texts: list[str], targets: Targets, config: MiniLMExperi
     return model, tokenizer, facts
 
 
-def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) -> Path:
-    """Export to ONNX, fuse attention (onnxruntime transformer optimizer), optionally int8-quantize."""
+def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) -> tuple[Path, Path]:
+    """Export to ONNX and fuse attention (onnxruntime transformer optimizer); returns (fp32 fused, served)
+    where served is the int8 dynamically quantised graph when ``quantize``, else the fp32 one."""
     import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -253,12 +254,12 @@ def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) ->
     optimized = ort_optimizer.optimize_model(str(fp32), model_type="bert", num_heads=heads, hidden_size=hidden)
     optimized.save_model_to_file(str(fused))
     if not quantize:
-        return fused
+        return fused, fused
     int8 = out_dir / "model.int8.onnx"
     # Fused ops (com.microsoft domain) defeat ONNX shape inference; their float tensors are float32.
     quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-    return int8
+    return fused, int8
 
 
 def fit_temperature(logits: np.ndarray, targets: np.ndarray, kind: str) -> float:
@@ -364,17 +365,52 @@ def fit_minilm(corpus: pd.DataFrame, gold: pd.DataFrame | None, config: MiniLMEx
         train_targets = _concat_targets(train_targets, reps)
     model, tokenizer, facts = train_encoder(texts, train_targets, config, show_progress)
     metrics.update({f"train.{k}": v for k, v in facts.items()})
+    tokenizer_json = tokenizer.backend_tokenizer.to_str()
     with tempfile.TemporaryDirectory() as tmp:
-        onnx_path = export_onnx(model, tokenizer, Path(tmp), quantize=config.quantize)
-        heads = EncoderHeads(
-            onnx_path.read_bytes(), tokenizer.backend_tokenizer.to_str(),
-            max_length=config.encoder.max_length, max_words=config.encoder.max_words,
-        )
+        fp32_path, onnx_path = export_onnx(model, tokenizer, Path(tmp), quantize=config.quantize)
+        heads = EncoderHeads(onnx_path.read_bytes(), tokenizer_json,
+                             max_length=config.encoder.max_length, max_words=config.encoder.max_words)
+        fp32 = EncoderHeads(fp32_path.read_bytes(), tokenizer_json,
+                            max_length=config.encoder.max_length, max_words=config.encoder.max_words)
         metrics["model.onnx_megabytes"] = onnx_path.stat().st_size / 1e6
-    heads, scorer_config, cal = calibrate_and_threshold(heads, model_texts(dev), dev_targets, config.tracking.register_as)
+        metrics["model.onnx_fp32_megabytes"] = fp32_path.stat().st_size / 1e6
+    dev_texts = model_texts(dev)
+    heads, scorer_config, cal = calibrate_and_threshold(heads, dev_texts, dev_targets, config.tracking.register_as)
     metrics.update(cal)
+    if config.quantize:
+        fp32.temperatures = dict(heads.temperatures)
+        metrics.update(quantization_deltas(fp32, heads, dev_texts, dev_targets, scorer_config))
     counts = {"train.rows": len(texts), "dev.rows": len(dev)}
     return FitResult(heads, scorer_config, metrics, counts)
+
+
+def quantization_deltas(fp32: EncoderHeads, int8: EncoderHeads, texts: list[str], targets: Targets,
+                        config: ScorerConfig) -> dict[str, float]:
+    """Dev F1 of each head with the fp32 and the int8 graph, and their difference (int8 minus fp32)."""
+    from sklearn.metrics import f1_score
+
+    out: dict[str, float] = {}
+    a, b = fp32.predict(texts), int8.predict(texts)
+    known = ~np.isnan(targets.relevance)
+    for tag, probs in (("fp32", a), ("int8", b)):
+        out[f"dev.{tag}.relevance_f1"] = float(f1_score(targets.relevance[known].astype(int),
+                                                        probs.relevance[known] >= config.relevance_threshold))
+        for j, name in enumerate(SIGNALS):
+            gold = np.where(targets.signal_weight[:, j] >= 1.0, targets.signals[:, j], np.nan)
+            k = ~np.isnan(gold)
+            if k.sum() and gold[k].sum():
+                out[f"dev.{tag}.signal.{name}.f1"] = float(
+                    f1_score(gold[k].astype(int), probs.signals[k, j] >= config.signal_thresholds[name]))
+        ev = targets.event_types != IGNORE
+        out[f"dev.{tag}.event_types_macro_f1"] = float(f1_score(targets.event_types[ev],
+                                                                probs.event_types[ev].argmax(axis=1), average="macro"))
+    for key in [k for k in out if k.startswith("dev.fp32.")]:
+        twin = key.replace("dev.fp32.", "dev.int8.")
+        out[key.replace("dev.fp32.", "int8_delta.")] = out[twin] - out[key]
+    deltas = [v for k, v in out.items() if k.startswith("int8_delta.")]
+    out["int8_delta.max_abs"] = float(max(abs(d) for d in deltas)) if deltas else 0.0
+    logger.info("int8 vs fp32: largest dev F1 change %.4f", out["int8_delta.max_abs"])
+    return out
 
 
 def _concat_targets(t: Targets, extra: np.ndarray) -> Targets:

@@ -61,6 +61,7 @@ def test_temperature_fixes_overconfidence():
 def test_fit_exports_int8_onnx_and_scores(tiny_encoder_fit, seed_text):
     heads = tiny_encoder_fit.heads
     assert isinstance(heads, EncoderHeads)
+    assert "int8_delta.max_abs" in tiny_encoder_fit.dev_metrics  # int8 checked against fp32 on dev
     assert heads.onnx_model[:2] != b"" and set(heads.temperatures) >= {"signals", "relevance"}
     scorer = Scorer(heads, tiny_encoder_fit.scorer_config)
     (a,) = scorer.score([Article(id="seed", text=seed_text)])
