@@ -155,7 +155,7 @@ class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     article_id: Annotated[str, Field(min_length=1, max_length=512)]
-    signals: SignalLabels | None = None  # type: ignore[valid-type]
+    signals: SignalLabels | None = None
     event_type: Annotated[EventType | None, Field(description="ACLED sub-event type, by ACLED's name")] = None
     severity: SeverityLevel | None = None
     regions: Annotated[list[RegionLabel] | None, Field(max_length=50)] = None

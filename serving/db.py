@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -28,6 +28,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     create_engine,
@@ -149,6 +150,11 @@ class ApiKeyRow(Base):
 # --------------------------------------------------------------------------------------------- engine
 
 
+def _table(model: type[Base]) -> Table:
+    """The Core table of a mapped class (typed: ``__table__`` is declared as a generic ``FromClause``)."""
+    return cast(Table, model.__table__)
+
+
 def normalize_url(url: str) -> str:
     """Use the psycopg (3) driver for ``postgresql://`` and ``postgres://`` URLs."""
     for prefix in ("postgresql://", "postgres://"):
@@ -169,6 +175,9 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a crash of the service loses nothing committed; only an OS crash or power loss
+            # can drop the last transactions. FULL would fsync every commit and cap writes at the disk's pace.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
@@ -179,8 +188,8 @@ def make_engine(url: str) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (``upgrade head``); safe to run at every start."""
-    from alembic import command  # noqa: PLC0415 - only the service start needs Alembic
-    from alembic.config import Config  # noqa: PLC0415
+    from alembic import command
+    from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -251,7 +260,7 @@ def store_scored(engine: Engine, items: Sequence[Scored], *, now: dt.datetime | 
                     "received_at": now,
                 },
             )
-        table = ArticleRow.__table__
+        table = _table(ArticleRow)
         inserted = connection.execute(
             _insert(connection, table)
             .values(list(article_rows.values()))
@@ -290,7 +299,7 @@ def store_scored(engine: Engine, items: Sequence[Scored], *, now: dt.datetime | 
                 "assessment": dict(assessment),
             }
             regions_by_key[key] = list(assessment.get("regions") or [])
-        atable = AssessmentRow.__table__
+        atable = _table(AssessmentRow)
         added = connection.execute(
             _insert(connection, atable)
             .values(list(assessment_rows.values()))
@@ -309,13 +318,13 @@ def store_scored(engine: Engine, items: Sequence[Scored], *, now: dt.datetime | 
             for region in regions_by_key[(row.article_pk, row.model_name, row.model_version)]
         ]
         if region_rows:
-            connection.execute(AssessmentRegionRow.__table__.insert(), region_rows)
+            connection.execute(_table(AssessmentRegionRow).insert(), region_rows)
     return StoreResult(len(inserted), len(added))
 
 
 def count_rows(engine: Engine, table: type[Base]) -> int:
     """Number of rows in one of the service's tables."""
-    from sqlalchemy import func  # noqa: PLC0415
+    from sqlalchemy import func
 
     with engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
@@ -351,9 +360,7 @@ class RegionRow:
     signals_present: tuple[str, ...]
 
 
-def fetch_region_rows(
-    engine: Engine, *, since: dt.date, until: dt.date, country: str | None = None
-) -> list[RegionRow]:
+def fetch_region_rows(engine: Engine, *, since: dt.date, until: dt.date, country: str | None = None) -> list[RegionRow]:
     """Every stored (assessment, region) whose article date falls in ``[since, until)``."""
     query = (
         select(
@@ -410,19 +417,20 @@ def find_article_pk(engine: Engine, article_id: str) -> int | None:
 
 def store_feedback(engine: Engine, values: Mapping[str, Any]) -> int:
     """Insert one feedback row; returns its id."""
-    table = FeedbackRow.__table__
+    table = _table(FeedbackRow)
     with engine.begin() as connection:
         return int(connection.execute(table.insert().values(**values).returning(table.c.id)).scalar_one())
 
 
 def list_feedback(engine: Engine, article_id: str | None = None) -> list[dict[str, Any]]:
     """Stored feedback rows as dicts, oldest first (what a retraining job reads)."""
-    table = FeedbackRow.__table__
+    table = _table(FeedbackRow)
     query = select(*table.c).order_by(table.c.id)
     if article_id is not None:
         query = query.where(table.c.article_id == article_id)
     with engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
+
 
 # --------------------------------------------------------------------------------------------- keys
 
@@ -430,13 +438,13 @@ def list_feedback(engine: Engine, article_id: str | None = None) -> list[dict[st
 def insert_api_key(engine: Engine, values: Mapping[str, Any]) -> None:
     """Insert one API key row."""
     with engine.begin() as connection:
-        connection.execute(ApiKeyRow.__table__.insert().values(**values))
+        connection.execute(_table(ApiKeyRow).insert().values(**values))
 
 
 def get_api_key(engine: Engine, key_id: str) -> dict[str, Any] | None:
     """The stored row of ``key_id`` as a dict, or None."""
     with engine.connect() as connection:
-        row = connection.execute(select(*ApiKeyRow.__table__.c).where(ApiKeyRow.key_id == key_id)).first()
+        row = connection.execute(select(*_table(ApiKeyRow).c).where(ApiKeyRow.key_id == key_id)).first()
         return dict(row._mapping) if row else None
 
 
@@ -444,7 +452,7 @@ def revoke_api_keys(engine: Engine, *, key_id: str | None = None, name: str | No
     """Revoke keys by id or by name; returns how many were revoked (already revoked ones are not counted)."""
     if (key_id is None) == (name is None):
         raise ValueError("give exactly one of key_id or name")
-    table = ApiKeyRow.__table__
+    table = _table(ApiKeyRow)
     condition = table.c.key_id == key_id if key_id is not None else table.c.name == name
     with engine.begin() as connection:
         result = connection.execute(
@@ -455,7 +463,7 @@ def revoke_api_keys(engine: Engine, *, key_id: str | None = None, name: str | No
 
 def list_api_keys(engine: Engine) -> list[dict[str, Any]]:
     """Every key (never the secret or its hash): id, name, role, created, revoked."""
-    table = ApiKeyRow.__table__
+    table = _table(ApiKeyRow)
     with engine.connect() as connection:
         rows = connection.execute(
             select(table.c.key_id, table.c.name, table.c.role, table.c.created_at, table.c.revoked_at).order_by(

@@ -77,7 +77,7 @@ def create_key(engine: Engine, *, name: str, role: str) -> CreatedKey:
             "revoked_at": None,
         },
     )
-    return CreatedKey(key_id, name, role, f"ts_{key_id}_{secret}")  # type: ignore[arg-type]
+    return CreatedKey(key_id, name, role, f"ts_{key_id}_{secret}")
 
 
 def revoke_key(engine: Engine, key_id_or_name: str) -> int:

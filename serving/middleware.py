@@ -18,7 +18,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_json(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """Send a complete JSON response."""
     payload = json.dumps(body).encode("utf-8")
     await send(
@@ -81,7 +83,7 @@ class ReadyzDetail:
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") != self.path:
+        if scope["type"] != "http" or scope.get("path") != self.path or scope.get("method") not in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
         status_holder: dict[str, int] = {}
@@ -93,7 +95,7 @@ class ReadyzDetail:
         await self.app(scope, receive, capture)
         status = status_holder.get("status", 503)
         try:
-            import bentoml  # noqa: PLC0415
+            import bentoml
 
             detail = dict(await bentoml.get_current_service().readiness())
         except Exception as exc:  # the model service may be down: say so, no trace

@@ -149,12 +149,12 @@ class ModelManager:
         a model still starts, reports not-ready and keeps trying."""
         configure_tracking(self.tracking)
         try:
-            result = self.check_for_update()
-            if result.error is not None:
-                raise RuntimeError(result.error)
+            error = self.check_for_update().error
         except Exception as exc:  # the registry can fail in many ways; all mean "use the local copy"
-            logger.warning("cannot load %s from the registry: %s", self.model_uri, _short(exc))
-            self._fall_back_to_store(_short(exc))
+            error = _short(exc)
+        if error is not None:
+            logger.warning("cannot load %s from the registry: %s", self.model_uri, error)
+            self._fall_back_to_store(error)
         if self.poll_seconds > 0:
             self._poller = threading.Thread(target=self._poll, name="threatscore-model-poller", daemon=True)
             self._poller.start()
@@ -287,8 +287,8 @@ class ModelManager:
 
     def _load_from_registry(self, ref: ModelRef) -> ServedModel:
         """Import ``ref`` into the BentoML store (unless it is there), load it from there and smoke-check it."""
-        import bentoml  # noqa: PLC0415 - heavy; only the running service needs it
-        from mlflow.tracking import MlflowClient  # noqa: PLC0415
+        import bentoml
+        from mlflow.tracking import MlflowClient
 
         client = MlflowClient()
         name = ref.name or "model"
@@ -339,7 +339,7 @@ class ModelManager:
             raise
 
     def _load_stored(self, stored: Any, card: ModelCard) -> ServedModel:
-        import bentoml  # noqa: PLC0415
+        import bentoml
 
         pyfunc = bentoml.mlflow.load_model(stored)
         loaded = LoadedModel(ModelRef(card.uri, card.name, card.version, card.alias), pyfunc)
@@ -349,7 +349,7 @@ class ModelManager:
     def _fall_back_to_store(self, error: str) -> None:
         """Serve the newest model this service imported before; says so in the status."""
         self._state.degraded = True
-        self._state.last_error = f"registry: {error}"
+        self._state.last_error = error
         try:
             candidates = self._stored_models()
         except Exception as exc:
@@ -373,7 +373,7 @@ class ModelManager:
 
     def _stored_models(self) -> list[Any]:
         """Models this service imported for this model name, newest first."""
-        import bentoml  # noqa: PLC0415
+        import bentoml
 
         wanted = _store_name(resolve_name(self.model_uri))
         models = [
@@ -384,8 +384,8 @@ class ModelManager:
         return sorted(models, key=lambda m: m.info.creation_time, reverse=True)
 
     def _stored_model(self, tag: str) -> Any | None:
-        import bentoml  # noqa: PLC0415
-        from bentoml.exceptions import NotFound  # noqa: PLC0415
+        import bentoml
+        from bentoml.exceptions import NotFound
 
         try:
             return bentoml.models.get(tag)
@@ -398,7 +398,7 @@ class ModelManager:
 
     def _prune_store(self, keep_tag: str) -> None:
         """Keep the ``store_keep`` newest imported models (always the one serving)."""
-        import bentoml  # noqa: PLC0415
+        import bentoml
 
         try:
             for stored in self._stored_models()[self.store_keep :]:

@@ -94,7 +94,9 @@ def region_counts(rows: Iterable[RegionRow], *, since: dt.date, until: dt.date, 
         key = (row.country_code, row.admin1, start)
         window = out.get(key)
         if window is None:
-            window = out[key] = RegionWindow(row.country_code, row.admin1, start, start + dt.timedelta(days=window_days))
+            window = out[key] = RegionWindow(
+                row.country_code, row.admin1, start, start + dt.timedelta(days=window_days)
+            )
         window.articles += 1
         if row.is_primary:
             window.primary_articles += 1

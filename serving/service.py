@@ -31,10 +31,12 @@ import datetime as dt
 import functools
 import logging
 import threading
-from typing import Any
+from typing import Annotated, Any, cast
 
+import aiohttp
 import anyio
 import bentoml
+from bentoml.exceptions import ServiceUnavailable
 from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -67,8 +69,14 @@ logger = logging.getLogger(__name__)
 
 #: Articles per model call when BentoML merges requests (the pyfunc scores in batches of 64 too).
 MAX_MODEL_BATCH = 64
-#: How long BentoML may hold an article to form a batch before it must be sent.
-MAX_BATCH_LATENCY_MS = 60_000
+#: BentoML's latency budget for a merged batch. The adaptive dispatcher learns how long to hold requests to
+#: form batches from this budget (a large one makes idle requests wait long), and rejects requests it cannot
+#: serve within it; those are then scored directly (``predict_direct``), so a tight budget costs no errors.
+MAX_BATCH_LATENCY_MS = 1_000
+#: Requests with at least this many articles are a batch already: they skip the dispatcher.
+DIRECT_MIN_ARTICLES = 32
+#: Tries of one model-service call when its connection drops.
+MODEL_CALL_ATTEMPTS = 3
 #: Oldest ``since`` accepted by ``GET /regions`` and most windows one answer may hold.
 REGIONS_MAX_WINDOWS = 2000
 
@@ -76,7 +84,14 @@ REGIONS_MAX_WINDOWS = 2000
 # ================================================================================================ model service
 
 
-@bentoml.service(workers=1, threads=1, traffic={"timeout": 300})
+@bentoml.service(
+    workers=1,
+    threads=1,
+    traffic={"timeout": 300},
+    # The gateway's client would renew its connection pool every 100 calls, closing it under calls in flight
+    # (bentoml/BentoML#4971): keep one pool; ``Threatscore._predict`` retries the rare dropped connection.
+    runner_connection={"max_requests": 1_000_000_000, "max_age": 31_536_000.0},
+)
 class ThreatscoreModel:
     """Holds the served model; ``predict`` is batchable so BentoML batches concurrent requests."""
 
@@ -92,6 +107,15 @@ class ThreatscoreModel:
     async def predict(self, articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Score valid article dicts: ``{"result": assessment, "signals_present": [...]}`` per article, or
         ``{"unavailable": reason}`` per article when no model is loaded."""
+        try:
+            return await anyio.to_thread.run_sync(self.manager.predict, articles)
+        except NoModelError as exc:
+            return [{"unavailable": str(exc)} for _ in articles]
+
+    @bentoml.api
+    async def predict_direct(self, articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``predict`` without adaptive batching: for requests that are batches already, and for those the
+        dispatcher could not fit in its latency budget."""
         try:
             return await anyio.to_thread.run_sync(self.manager.predict, articles)
         except NoModelError as exc:
@@ -165,8 +189,8 @@ def require(role: Role) -> Any:
     """A FastAPI dependency: the caller's key must be valid, unrevoked and allow ``role``."""
 
     async def dependency(
-        api_key: str | None = Security(_api_key_header),
-        bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
+        api_key: Annotated[str | None, Security(_api_key_header)] = None,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
     ) -> Principal:
         presented = bearer.credentials if bearer is not None else api_key
         if not presented:
@@ -180,6 +204,11 @@ def require(role: Role) -> Any:
         return principal
 
     return dependency
+
+
+ScoreKey = Annotated[Principal, Depends(require("score"))]
+FeedbackKey = Annotated[Principal, Depends(require("feedback"))]
+AdminKey = Annotated[Principal, Depends(require("admin"))]
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -271,7 +300,7 @@ class Threatscore:
         openapi_extra=_body_schema(ScoreRequest),
         summary="Score 1 to 256 articles",
     )
-    async def score(self, request: Request, principal: Principal = Depends(require("score"))) -> JSONResponse:
+    async def score(self, request: Request, principal: ScoreKey) -> JSONResponse:
         """Assess each valid article and keep it; invalid articles are listed in ``errors`` with their field."""
         payload = decode_json(await read_body(request, self.settings.max_body_bytes))
         items = parse_score_request(payload)
@@ -283,11 +312,7 @@ class Threatscore:
             first = errors[0]
             raise ApiError(422, first["error"], first["field"], errors=errors)
         records = [article.model_dump(mode="json", exclude_none=True) for _, article in valid]
-        try:
-            results = list(await self.model.predict(records))
-        except Exception as exc:
-            logger.exception("model service call failed")
-            raise ApiError(503, "the model service is unavailable; try again", None) from exc
+        results = await self._predict(records)
         unavailable = next((r["unavailable"] for r in results if "unavailable" in r), None)
         if unavailable is not None:
             raise ApiError(503, f"no model is loaded ({unavailable})", None)
@@ -312,6 +337,34 @@ class Threatscore:
         errors.sort(key=lambda e: e["index"])
         return JSONResponse({"assessments": assessments, "errors": errors})
 
+    async def _predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Call the model service: small requests through BentoML's adaptive batching, large ones (and those the
+        dispatcher turns away as over its latency budget) directly.
+
+        A dropped connection is retried (scoring is idempotent): BentoML 1.4's dependency client closes its
+        aiohttp session under calls still in flight when it renews it (bentoml/BentoML#4971); they fail with
+        ``ServerDisconnectedError`` and a retry on the new session answers them. (Renewal is also pushed far out
+        by ``runner_connection`` on ``ThreatscoreModel``.)
+        """
+        batched = len(records) < DIRECT_MIN_ARTICLES
+        for attempt in range(1, MODEL_CALL_ATTEMPTS + 1):
+            try:
+                if batched:
+                    return list(await self.model.predict(records))
+                return list(await self.model.predict_direct(records))
+            except ServiceUnavailable:
+                logger.info("batch latency budget exceeded for %d article(s); scoring them directly", len(records))
+                batched = False
+            except aiohttp.ClientConnectionError as exc:
+                if attempt == MODEL_CALL_ATTEMPTS:
+                    logger.exception("model service connection failed %d times", attempt)
+                    raise ApiError(503, "the model service is unavailable; try again", None) from exc
+                logger.info("model service connection dropped (%s); retrying", type(exc).__name__)
+            except Exception as exc:
+                logger.exception("model service call failed")
+                raise ApiError(503, "the model service is unavailable; try again", None) from exc
+        raise ApiError(503, "the model service is overloaded; try again", None)
+
     def _store(self, items: list[db.Scored]) -> db.StoreResult:
         if self._write_lock is None:
             return db.store_scored(self.engine, items)
@@ -328,7 +381,7 @@ class Threatscore:
         openapi_extra=_body_schema(FeedbackRequest),
         summary="Send corrected labels for a scored article",
     )
-    async def feedback(self, request: Request, principal: Principal = Depends(require("feedback"))) -> JSONResponse:
+    async def feedback(self, request: Request, principal: FeedbackKey) -> JSONResponse:
         """Validate corrections against the taxonomy and store them with who sent them and when."""
         body = parse_feedback(decode_json(await read_body(request, self.settings.max_body_bytes)))
         article_pk = await anyio.to_thread.run_sync(db.find_article_pk, self.engine, body.article_id)
@@ -370,12 +423,15 @@ class Threatscore:
     @api.get("/regions", response_model=RegionsResponse, responses=_ERRORS, summary="Regional counts over time")
     async def regions(
         self,
-        country: str | None = Query(None, pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2, e.g. LY"),
-        since: str | None = Query(
-            None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="First day (YYYY-MM-DD); default 90 days ago"
-        ),
-        window: int = Query(30, ge=1, le=366, description="Window length in days"),
-        principal: Principal = Depends(require("score")),
+        principal: ScoreKey,
+        country: Annotated[
+            str | None, Query(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2, e.g. LY")
+        ] = None,
+        since: Annotated[
+            str | None,
+            Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="First day (YYYY-MM-DD); default 90 days ago"),
+        ] = None,
+        window: Annotated[int, Query(ge=1, le=366, description="Window length in days")] = 30,
     ) -> JSONResponse:
         """Per (country, admin1) and window: articles, signal counts, fatalities, mean risk."""
         today = dt.datetime.now(dt.UTC).date()
@@ -390,7 +446,9 @@ class Threatscore:
         if start >= until:
             raise ApiError(422, "since must not be in the future", "since")
         if (until - start).days / window > REGIONS_MAX_WINDOWS:
-            raise ApiError(422, f"more than {REGIONS_MAX_WINDOWS} windows; use a later since or a longer window", "window")
+            raise ApiError(
+                422, f"more than {REGIONS_MAX_WINDOWS} windows; use a later since or a longer window", "window"
+            )
         code = country.upper() if country else None
         rows = await anyio.to_thread.run_sync(
             functools.partial(db.fetch_region_rows, self.engine, since=start, until=until, country=code)
@@ -409,7 +467,7 @@ class Threatscore:
     # -------------------------------------------------------------------------------------------- /model
 
     @api.get("/model", responses=_ERRORS, summary="The served model")
-    async def model_card(self, principal: Principal = Depends(require("score"))) -> JSONResponse:
+    async def model_card(self, principal: ScoreKey) -> JSONResponse:
         """Name, version, alias, data manifest sha256 and headline metrics of the model serving now."""
         status = await self.model.status()
         card = status.get("model")
@@ -420,7 +478,7 @@ class Threatscore:
     # -------------------------------------------------------------------------------------------- /admin
 
     @api.post("/admin/reload", responses=_ERRORS, summary="Check the registry now and swap if the alias moved")
-    async def admin_reload(self, principal: Principal = Depends(require("admin"))) -> JSONResponse:
+    async def admin_reload(self, principal: AdminKey) -> JSONResponse:
         """Load the alias's version in the background of serving, smoke-check it, then swap."""
         logger.info("reload requested by %s (%s)", principal.name, principal.key_id)
         result = dict(await self.model.reload())
@@ -429,6 +487,6 @@ class Threatscore:
         return JSONResponse(result)
 
 
-Threatscore.add_asgi_middleware(PlainErrorsToJson)
-Threatscore.add_asgi_middleware(BodyLimit)
-Threatscore.add_asgi_middleware(ReadyzDetail)
+# Outermost first. (``cast``: the decorators are typed as returning the class, they return a bentoml.Service.)
+for _middleware in (PlainErrorsToJson, BodyLimit, ReadyzDetail):
+    cast(Any, Threatscore).add_asgi_middleware(_middleware)

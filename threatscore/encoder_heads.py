@@ -54,7 +54,7 @@ class EncoderHeads:
         self.onnx_model = onnx_model
         self.tokenizer_json = tokenizer_json
         self.max_length = max_length
-        self.max_words = max_words
+        self.max_words: int | None = max_words
         self.temperatures = {k: 1.0 for k in OUTPUTS} | (temperatures or {})
         self.batch_size = batch_size
         self.threads = threads

@@ -148,6 +148,24 @@ def score(
 
 
 @app.command()
+def promote(
+    version: Annotated[str, typer.Option("--version", help="The registered version to make champion.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded on the version).")],
+) -> None:
+    """Point models:/threatscore@champion at VERSION (also how to roll back), recording who and why."""
+    from threatscore.registry import configure_tracking
+    from training.promotion import promote as run_promotion
+
+    settings = get_settings()
+    configure_tracking(settings)
+    try:
+        done = run_promotion(settings.model_name, version, reason)
+    except Exception as exc:  # unknown version, empty reason, registry down: one clear line
+        raise _fail(f"cannot promote {settings.model_name} version {version}: {exc}") from exc
+    typer.echo(f"{done.name}@champion: {done.previous or 'none'} -> {done.version} ({done.reason})")
+
+
+@app.command()
 def schema(
     which: Annotated[str, typer.Argument(help="article, assessment or all.")] = "all",
 ) -> None:
@@ -175,3 +193,7 @@ from threatscore_cli.service import keys_app, serve  # noqa: E402
 
 app.add_typer(keys_app, name="keys")
 app.command()(serve)
+
+from threatscore_cli.backtest import backtest  # noqa: E402
+
+app.command()(backtest)

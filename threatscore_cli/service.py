@@ -24,8 +24,8 @@ _DB_HELP = "Database URL (default: THREATSCORE_DB_URL, else sqlite:///threatscor
 
 
 def _engine(db_url: str | None) -> Engine:
-    from serving.config import db_url_from_env  # noqa: PLC0415
-    from serving.db import make_engine, migrate  # noqa: PLC0415
+    from serving.config import db_url_from_env
+    from serving.db import make_engine, migrate
 
     engine = make_engine(db_url or db_url_from_env())
     migrate(engine)
@@ -39,7 +39,7 @@ def keys_create(
     db_url: Annotated[str | None, typer.Option("--db-url", help=_DB_HELP)] = None,
 ) -> None:
     """Create a key and print it once; only its salted hash is stored."""
-    from serving.keys import ROLES, create_key  # noqa: PLC0415
+    from serving.keys import ROLES, create_key
 
     if role not in ROLES:
         typer.echo(f"error: unknown role {role!r}; choose one of {', '.join(ROLES)}", err=True)
@@ -47,8 +47,7 @@ def keys_create(
     created = create_key(_engine(db_url), name=name, role=role)
     typer.echo(created.key)
     typer.echo(
-        f"key {created.key_id} for {created.name!r} with role {created.role}. "
-        "It is shown only now: store it safely.",
+        f"key {created.key_id} for {created.name!r} with role {created.role}. It is shown only now: store it safely.",
         err=True,
     )
 
@@ -59,7 +58,7 @@ def keys_revoke(
     db_url: Annotated[str | None, typer.Option("--db-url", help=_DB_HELP)] = None,
 ) -> None:
     """Revoke a key by id, or every key with a name."""
-    from serving.keys import revoke_key  # noqa: PLC0415
+    from serving.keys import revoke_key
 
     count = revoke_key(_engine(db_url), key)
     if count == 0:
@@ -74,7 +73,7 @@ def keys_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List keys (id, name, role, created, revoked); never the secrets."""
-    from serving.db import list_api_keys  # noqa: PLC0415
+    from serving.db import list_api_keys
 
     for row in list_api_keys(_engine(db_url)):
         created = row["created_at"].isoformat(timespec="seconds")
@@ -96,7 +95,7 @@ def serve(
     ] = None,
 ) -> None:
     """Start the scoring service (BentoML) on http://HOST:PORT, serving models:/threatscore@champion."""
-    from threatscore.settings import apply_offline_env  # noqa: PLC0415
+    from threatscore.settings import apply_offline_env
 
     apply_offline_env()
     env = dict(os.environ)

@@ -48,6 +48,11 @@ def agreement(primary: Path, second: Path) -> dict[str, dict[str, float]]:
         b = [_labels(y, target) for _, y in pairs]
         same = sum(int(x == y) for x, y in zip(a, b, strict=True))
         kappa = cohen_kappa_score(a, b) if len(set(a) | set(b)) > 1 else float("nan")
-        report[target] = {"n": len(pairs), "agreement": same / len(pairs), "kappa": float(kappa),
-                          "positives_first": sum(a), "positives_second": sum(b)}
+        report[target] = {
+            "n": len(pairs),
+            "agreement": same / len(pairs),
+            "kappa": float(kappa),
+            "positives_first": sum(a),
+            "positives_second": sum(b),
+        }
     return report

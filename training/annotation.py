@@ -44,8 +44,14 @@ UNLABELLED = (
     "territorial_control",
 )
 #: Extra keyword-hit items for the signals that random and per-source sampling rarely finds.
-TARGETED: dict[str, int] = {"prison_break": 60, "recruitment": 25, "cross_border": 25, "security_vacuum": 25,
-                            "regrouping": 15, "claimed_responsibility": 10}
+TARGETED: dict[str, int] = {
+    "prison_break": 60,
+    "recruitment": 25,
+    "cross_border": 25,
+    "security_vacuum": 25,
+    "regrouping": 15,
+    "claimed_responsibility": 10,
+}
 ANNOTATIONS = Path("data/annotations/signals.jsonl")
 
 
@@ -106,8 +112,13 @@ def write_worklist(worklist: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
         for row in worklist.to_dict(orient="records"):
-            handle.write(json.dumps({k: (None if pd.isna(v) else v) if not isinstance(v, list) else v
-                                     for k, v in row.items()}, ensure_ascii=False) + "\n")
+            handle.write(
+                json.dumps(
+                    {k: (None if pd.isna(v) else v) if not isinstance(v, list) else v for k, v in row.items()},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
 
 
 def load_annotations(path: Path = ANNOTATIONS) -> pd.DataFrame:
@@ -118,10 +129,12 @@ def load_annotations(path: Path = ANNOTATIONS) -> pd.DataFrame:
         unknown = set(row["signals"]) - set(SIGNALS)
         if unknown or set(row["signals"]) != set(SIGNALS):
             raise ValueError(f"{path}: item {row['source']}:{row['source_id']} has signals {sorted(row['signals'])}")
-        records.append({
-            "id": f"{row['source']}:{row['source_id']}",
-            "part": row["part"],
-            **{f"sig_{k}": int(v) for k, v in row["signals"].items()},
-            "resurgence": int(row["resurgence"]),
-        })
+        records.append(
+            {
+                "id": f"{row['source']}:{row['source_id']}",
+                "part": row["part"],
+                **{f"sig_{k}": int(v) for k, v in row["signals"].items()},
+                "resurgence": int(row["resurgence"]),
+            }
+        )
     return pd.DataFrame.from_records(records)

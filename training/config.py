@@ -30,7 +30,6 @@ class TfidfConfig(_Frozen):
 class LinearHeadConfig(_Frozen):
     """A logistic-regression head with probability calibration."""
 
-
     c_grid: tuple[float, ...] = (2.0, 8.0, 32.0)  # chosen on dev by log loss
     #: "temperature": one temperature per head fitted on dev; "none": the raw logistic probabilities.
     calibration: Literal["temperature", "none"] = "temperature"

@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import accuracy_score, f1_score
 from tqdm import tqdm
 
+from threatscore.encoder_heads import EncoderHeads
 from threatscore.registry import load_model, resolve
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
 from training.annotation import ANNOTATIONS, load_annotations
@@ -148,7 +149,8 @@ def evaluate_model(
     if with_tasks:
         from training.task_benchmarks import task_benchmark_rows
 
-        rows += task_benchmark_rows(processed_dir, seed=seed)
+        family = "minilm" if isinstance(model.pyfunc.unwrap_python_model().scorer.heads, EncoderHeads) else "tfidf"
+        rows += task_benchmark_rows(processed_dir, seed=seed, family=family)
     return EvaluationReport(rows=rows, model_uri=model_uri)
 
 
@@ -162,12 +164,17 @@ def render_side_by_side(reports: list[EvaluationReport]) -> str:
         first = next(r for r in found if r is not None)
         cells = [f"{r.value:.3f} (n={r.n})" if r is not None else "—" for r in found]
         lines.append(f"| {task} | {first.metric} | " + " | ".join(cells) + f" | {first.anchor} |")
-    labels = [(task, label) for task in tasks for rep in reports for r in rep.rows if r.task == task
-              for label in r.per_label]
+    labels = [
+        (task, label) for task in tasks for rep in reports for r in rep.rows if r.task == task for label in r.per_label
+    ]
     if labels:
-        lines += ["", "## Per label (F1 / recall, support)", "",
-                  "| task | label | " + " | ".join(f"`{rep.model_uri}`" for rep in reports) + " |",
-                  "|---|---|" + "---|" * len(reports)]
+        lines += [
+            "",
+            "## Per label (F1 / recall, support)",
+            "",
+            "| task | label | " + " | ".join(f"`{rep.model_uri}`" for rep in reports) + " |",
+            "|---|---|" + "---|" * len(reports),
+        ]
         for task, label in dict.fromkeys(labels):
             cells = []
             for rep in reports:
@@ -311,14 +318,24 @@ def _gold_rows(corpus: pd.DataFrame, gold: pd.DataFrame, model: Any) -> list[Ben
     all_proba = np.concatenate([[scored[i]["signals"][n]["probability"] for i in test["id"]] for n in SIGNALS])
     return [
         BenchmarkRow(
-            "signals (gold test part)", f"data/annotations/signals.jsonl, part=test ({len(test)} items)", "macro F1",
-            float(np.mean([s["f1"] for s in per_label.values()])), len(test),
-            {"min_recall": float(min(s["recall"] for s in per_label.values())),
-             "ece_pooled": expected_calibration_error(all_gold, all_proba), "mean_ece": float(np.mean(eces))},
+            "signals (gold test part)",
+            f"data/annotations/signals.jsonl, part=test ({len(test)} items)",
+            "macro F1",
+            float(np.mean([s["f1"] for s in per_label.values()])),
+            len(test),
+            {
+                "min_recall": float(min(s["recall"] for s in per_label.values())),
+                "ece_pooled": expected_calibration_error(all_gold, all_proba),
+                "mean_ece": float(np.mean(eces)),
+            },
             per_label,
         ),
         BenchmarkRow(
-            "resurgence (gold test part)", "gold test part, score >= 0.5", "F1", res["f1"], len(test),
+            "resurgence (gold test part)",
+            "gold test part, score >= 0.5",
+            "F1",
+            res["f1"],
+            len(test),
             {"precision": res["precision"], "recall": res["recall"], "ece": res["ece"]},
         ),
     ]

@@ -51,8 +51,9 @@ class Targets:
     resurgence_weight: np.ndarray  # (n,)
 
 
-def build_targets(frame: pd.DataFrame, weak: dict[str, np.ndarray] | None, gold: pd.DataFrame | None,
-                  weak_weight: float) -> Targets:
+def build_targets(
+    frame: pd.DataFrame, weak: dict[str, np.ndarray] | None, gold: pd.DataFrame | None, weak_weight: float
+) -> Targets:
     """Targets for ``frame`` rows: gold overrides source labels, which override weak labels."""
     n = len(frame)
     signals = np.full((n, len(SIGNALS)), np.nan)
@@ -100,13 +101,15 @@ def _torch_model(model_dir: Path, trainable_layers: int) -> Any:
             self.encoder = AutoModel.from_pretrained(str(model_dir))
             hidden = self.encoder.config.hidden_size
             self.dropout = nn.Dropout(0.1)
-            self.heads = nn.ModuleDict({
-                "relevance": nn.Linear(hidden, 1),
-                "signals": nn.Linear(hidden, len(SIGNALS)),
-                "event_types": nn.Linear(hidden, len(EVENT_TYPES)),
-                "severity": nn.Linear(hidden, len(SEVERITY_LEVELS)),
-                "resurgence": nn.Linear(hidden, 1),
-            })
+            self.heads = nn.ModuleDict(
+                {
+                    "relevance": nn.Linear(hidden, 1),
+                    "signals": nn.Linear(hidden, len(SIGNALS)),
+                    "event_types": nn.Linear(hidden, len(EVENT_TYPES)),
+                    "severity": nn.Linear(hidden, len(SEVERITY_LEVELS)),
+                    "resurgence": nn.Linear(hidden, 1),
+                }
+            )
 
         def forward(self, input_ids: Any, attention_mask: Any) -> tuple[Any, ...]:
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -147,12 +150,14 @@ def _loss(torch: Any, logits: tuple[Any, ...], batch: dict[str, Any]) -> Any:
     return total
 
 
-def _batches(texts: list[str], targets: Targets, order: np.ndarray, batch_size: int, tokenizer: Any,
-             max_length: int, torch: Any) -> Any:
+def _batches(
+    texts: list[str], targets: Targets, order: np.ndarray, batch_size: int, tokenizer: Any, max_length: int, torch: Any
+) -> Any:
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
-                        return_tensors="pt")
+        enc = tokenizer(
+            [texts[i] for i in idx], truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+        )
         yield {
             "input_ids": enc["input_ids"],
             "attention_mask": enc["attention_mask"],
@@ -166,8 +171,9 @@ def _batches(texts: list[str], targets: Targets, order: np.ndarray, batch_size: 
         }
 
 
-def train_encoder(train_texts: list[str], targets: Targets, config: MiniLMExperiment,
-                  show_progress: bool = True) -> tuple[Any, Any, dict[str, float]]:
+def train_encoder(
+    train_texts: list[str], targets: Targets, config: MiniLMExperiment, show_progress: bool = True
+) -> tuple[Any, Any, dict[str, float]]:
     """Fine-tune; returns (torch model, tokenizer, training facts). Stops at the configured wall-clock budget."""
     from tqdm import tqdm
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
@@ -200,8 +206,9 @@ def train_encoder(train_texts: list[str], targets: Targets, config: MiniLMExperi
         chunks = [order[i : i + opt.batch_size] for i in range(0, len(order), opt.batch_size)]
         rng.shuffle(chunks)
         epoch_order = np.concatenate(chunks)
-        for batch in _batches(train_texts, targets, epoch_order, opt.batch_size, tokenizer,
-                              config.encoder.train_max_length, torch):
+        for batch in _batches(
+            train_texts, targets, epoch_order, opt.batch_size, tokenizer, config.encoder.train_max_length, torch
+        ):
             logits = model(batch["input_ids"], batch["attention_mask"])
             loss = _loss(torch, logits, batch)
             loss.backward()
@@ -214,16 +221,21 @@ def train_encoder(train_texts: list[str], targets: Targets, config: MiniLMExperi
             progress.update(1)
             progress.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
             if (time.perf_counter() - started) / 60 > opt.max_train_minutes:
-                logger.warning("training budget of %.0f min reached at step %d/%d", opt.max_train_minutes, step,
-                               total_steps)
+                logger.warning(
+                    "training budget of %.0f min reached at step %d/%d", opt.max_train_minutes, step, total_steps
+                )
                 budget_hit = True
                 break
             if step >= total_steps:
                 break
     progress.close()
     model.eval()
-    facts = {"train_steps": float(step), "train_steps_planned": float(total_steps),
-             "train_minutes": (time.perf_counter() - started) / 60, "final_loss": float(np.mean(losses[-50:]))}
+    facts = {
+        "train_steps": float(step),
+        "train_steps_planned": float(total_steps),
+        "train_minutes": (time.perf_counter() - started) / 60,
+        "final_loss": float(np.mean(losses[-50:])),
+    }
     return model, tokenizer, facts
 
 
@@ -243,8 +255,11 @@ def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) ->
         str(fp32),
         input_names=["input_ids", "attention_mask"],
         output_names=list(OUTPUTS),
-        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                      **{o: {0: "batch"} for o in OUTPUTS}},
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "seq"},
+            "attention_mask": {0: "batch", 1: "seq"},
+            **{o: {0: "batch"} for o in OUTPUTS},
+        },
         opset_version=17,
         dynamo=False,
     )
@@ -257,8 +272,9 @@ def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) ->
         return fused, fused
     int8 = out_dir / "model.int8.onnx"
     # Fused ops (com.microsoft domain) defeat ONNX shape inference; their float tensors are float32.
-    quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    quantize_dynamic(
+        str(fused), str(int8), weight_type=QuantType.QInt8, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT}
+    )
     return fused, int8
 
 
@@ -289,20 +305,25 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, kind: str) -> float
     return best_t
 
 
-def calibrate_and_threshold(heads: EncoderHeads, dev_texts: list[str], dev_targets: Targets,
-                            base_name: str) -> tuple[EncoderHeads, ScorerConfig, dict[str, float]]:
+def calibrate_and_threshold(
+    heads: EncoderHeads, dev_texts: list[str], dev_targets: Targets, base_name: str
+) -> tuple[EncoderHeads, ScorerConfig, dict[str, float]]:
     """Fit temperatures per output on dev, then choose per-signal and relevance thresholds on calibrated dev."""
     raw = heads.logits(dev_texts)
     temps = {
         "relevance": fit_temperature(raw["relevance"].reshape(-1), dev_targets.relevance, "binary"),
-        "signals": fit_temperature(raw["signals"].reshape(-1),
-                                   np.where(dev_targets.signal_weight >= 1.0, dev_targets.signals, np.nan).reshape(-1),
-                                   "binary"),
+        "signals": fit_temperature(
+            raw["signals"].reshape(-1),
+            np.where(dev_targets.signal_weight >= 1.0, dev_targets.signals, np.nan).reshape(-1),
+            "binary",
+        ),
         "event_types": fit_temperature(raw["event_types"], dev_targets.event_types, "multiclass"),
         "severity": fit_temperature(raw["severity"], dev_targets.severity, "multiclass"),
-        "resurgence": fit_temperature(raw["resurgence"].reshape(-1),
-                                      np.where(dev_targets.resurgence_weight >= 1.0, dev_targets.resurgence, np.nan),
-                                      "binary"),
+        "resurgence": fit_temperature(
+            raw["resurgence"].reshape(-1),
+            np.where(dev_targets.resurgence_weight >= 1.0, dev_targets.resurgence, np.nan),
+            "binary",
+        ),
     }
     heads.temperatures = temps
     probs = heads.predict(dev_texts)
@@ -317,14 +338,16 @@ def calibrate_and_threshold(heads: EncoderHeads, dev_texts: list[str], dev_targe
             thresholds[name] = 0.5
         metrics[f"dev.signal.{name}.threshold"] = thresholds[name]
     known = ~np.isnan(dev_targets.relevance)
-    rel_threshold = best_threshold(dev_targets.relevance[known].astype(int), probs.relevance[known]) if known.any() \
-        else 0.5
+    rel_threshold = (
+        best_threshold(dev_targets.relevance[known].astype(int), probs.relevance[known]) if known.any() else 0.5
+    )
     config = ScorerConfig(name=base_name, relevance_threshold=rel_threshold, signal_thresholds=thresholds)
     return heads, config, metrics
 
 
-def fit_minilm(corpus: pd.DataFrame, gold: pd.DataFrame | None, config: MiniLMExperiment,
-               show_progress: bool = True) -> FitResult:
+def fit_minilm(
+    corpus: pd.DataFrame, gold: pd.DataFrame | None, config: MiniLMExperiment, show_progress: bool = True
+) -> FitResult:
     """Train, calibrate, export and package the MiniLM heads (int8 ONNX when ``config.quantize``)."""
     from training.weak_labels import LabelModel, apply_lfs
 
@@ -335,8 +358,9 @@ def fit_minilm(corpus: pd.DataFrame, gold: pd.DataFrame | None, config: MiniLMEx
         train = pd.concat([g.sample(n=min(len(g), cap), random_state=rng_seed) for _, g in train.groupby("source")])
     dev = corpus[corpus["split"] == "dev"]
     if cap is not None:
-        dev = pd.concat([g.sample(n=min(len(g), max(200, cap // 5)), random_state=rng_seed)
-                         for _, g in dev.groupby("source")])
+        dev = pd.concat(
+            [g.sample(n=min(len(g), max(200, cap // 5)), random_state=rng_seed) for _, g in dev.groupby("source")]
+        )
     gold_train = gold_dev = None
     if gold is not None and len(gold):
         gold_train, gold_dev = gold[gold["part"] == "train"], gold[gold["part"] == "dev"]
@@ -350,8 +374,12 @@ def fit_minilm(corpus: pd.DataFrame, gold: pd.DataFrame | None, config: MiniLMEx
         gold_rows = train.reset_index(drop=True)
         in_gold = gold_rows["id"].isin(gold_train["id"]).to_numpy()
         gold_aligned = gold_train.set_index("id").loc[gold_rows["id"][in_gold]]
-        gold_frame = pd.DataFrame({**{s: gold_aligned[f"sig_{s}"].to_numpy() for s in SIGNALS},
-                                   "resurgence": gold_aligned["resurgence"].to_numpy()})
+        gold_frame = pd.DataFrame(
+            {
+                **{s: gold_aligned[f"sig_{s}"].to_numpy() for s in SIGNALS},
+                "resurgence": gold_aligned["resurgence"].to_numpy(),
+            }
+        )
         label_model = LabelModel().fit({t: v[in_gold] for t, v in votes_train.items()}, gold_frame)
         weak_train = label_model.predict_proba(votes_train)
         weak_dev = label_model.predict_proba(apply_lfs(dev, show_progress=show_progress))
@@ -368,10 +396,18 @@ def fit_minilm(corpus: pd.DataFrame, gold: pd.DataFrame | None, config: MiniLMEx
     tokenizer_json = tokenizer.backend_tokenizer.to_str()
     with tempfile.TemporaryDirectory() as tmp:
         fp32_path, onnx_path = export_onnx(model, tokenizer, Path(tmp), quantize=config.quantize)
-        heads = EncoderHeads(onnx_path.read_bytes(), tokenizer_json,
-                             max_length=config.encoder.max_length, max_words=config.encoder.max_words)
-        fp32 = EncoderHeads(fp32_path.read_bytes(), tokenizer_json,
-                            max_length=config.encoder.max_length, max_words=config.encoder.max_words)
+        heads = EncoderHeads(
+            onnx_path.read_bytes(),
+            tokenizer_json,
+            max_length=config.encoder.max_length,
+            max_words=config.encoder.max_words,
+        )
+        fp32 = EncoderHeads(
+            fp32_path.read_bytes(),
+            tokenizer_json,
+            max_length=config.encoder.max_length,
+            max_words=config.encoder.max_words,
+        )
         metrics["model.onnx_megabytes"] = onnx_path.stat().st_size / 1e6
         metrics["model.onnx_fp32_megabytes"] = fp32_path.stat().st_size / 1e6
     dev_texts = model_texts(dev)
@@ -384,8 +420,9 @@ def fit_minilm(corpus: pd.DataFrame, gold: pd.DataFrame | None, config: MiniLMEx
     return FitResult(heads, scorer_config, metrics, counts)
 
 
-def quantization_deltas(fp32: EncoderHeads, int8: EncoderHeads, texts: list[str], targets: Targets,
-                        config: ScorerConfig) -> dict[str, float]:
+def quantization_deltas(
+    fp32: EncoderHeads, int8: EncoderHeads, texts: list[str], targets: Targets, config: ScorerConfig
+) -> dict[str, float]:
     """Dev F1 of each head with the fp32 and the int8 graph, and their difference (int8 minus fp32)."""
     from sklearn.metrics import f1_score
 
@@ -393,17 +430,20 @@ def quantization_deltas(fp32: EncoderHeads, int8: EncoderHeads, texts: list[str]
     a, b = fp32.predict(texts), int8.predict(texts)
     known = ~np.isnan(targets.relevance)
     for tag, probs in (("fp32", a), ("int8", b)):
-        out[f"dev.{tag}.relevance_f1"] = float(f1_score(targets.relevance[known].astype(int),
-                                                        probs.relevance[known] >= config.relevance_threshold))
+        out[f"dev.{tag}.relevance_f1"] = float(
+            f1_score(targets.relevance[known].astype(int), probs.relevance[known] >= config.relevance_threshold)
+        )
         for j, name in enumerate(SIGNALS):
             gold = np.where(targets.signal_weight[:, j] >= 1.0, targets.signals[:, j], np.nan)
             k = ~np.isnan(gold)
             if k.sum() and gold[k].sum():
                 out[f"dev.{tag}.signal.{name}.f1"] = float(
-                    f1_score(gold[k].astype(int), probs.signals[k, j] >= config.signal_thresholds[name]))
+                    f1_score(gold[k].astype(int), probs.signals[k, j] >= config.signal_thresholds[name])
+                )
         ev = targets.event_types != IGNORE
-        out[f"dev.{tag}.event_types_macro_f1"] = float(f1_score(targets.event_types[ev],
-                                                                probs.event_types[ev].argmax(axis=1), average="macro"))
+        out[f"dev.{tag}.event_types_macro_f1"] = float(
+            f1_score(targets.event_types[ev], probs.event_types[ev].argmax(axis=1), average="macro")
+        )
     for key in [k for k in out if k.startswith("dev.fp32.")]:
         twin = key.replace("dev.fp32.", "dev.int8.")
         out[key.replace("dev.fp32.", "int8_delta.")] = out[twin] - out[key]

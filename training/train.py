@@ -19,9 +19,9 @@ from threatscore.settings import Settings
 from training.annotation import load_annotations
 from training.baseline import fit_baseline
 from training.config import MiniLMExperiment, load_experiment
-from training.minilm import fit_minilm
 from training.corpus import load_corpus
 from training.evaluate import EvaluationReport, evaluate_model, log_report_to_model_run
+from training.minilm import fit_minilm
 from training.packaging import log_threatscore_model, register
 
 logger = logging.getLogger(__name__)

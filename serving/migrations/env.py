@@ -32,7 +32,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from serving.config import db_url_from_env  # noqa: PLC0415
+    from serving.config import db_url_from_env
 
     url = context.get_x_argument(as_dictionary=True).get("url") or db_url_from_env()
     engine = make_engine(url)

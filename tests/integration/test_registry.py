@@ -58,3 +58,28 @@ def test_evaluation_report_has_the_benchmark_rows(registered_tiny):
     for row in report.rows:
         assert 0.0 <= row.value <= 1.0 and row.n > 0
     assert "| task | data | metric |" in report.render_markdown()
+
+
+def test_promote_moves_champion_and_records_why(registered_tiny):
+    from training.promotion import current_version, promote
+
+    client = MlflowClient()
+    first = registered_tiny["result"].version
+    second = str(mlflow.register_model(registered_tiny["result"].model_uri, "threatscore").version)
+    done = promote("threatscore", second, "test promotion", actor="tester")
+    assert current_version("threatscore", "champion") == second and done.previous == first
+    tags = client.get_model_version("threatscore", second).tags
+    assert tags["promotion_reason"] == "test promotion" and tags["replaced_version"] == first
+    promote("threatscore", first, "roll back", actor="tester")
+    assert current_version("threatscore", "champion") == first
+
+
+def test_promote_refuses_unknown_version_and_empty_reason(registered_tiny):
+    import pytest
+
+    from training.promotion import promote
+
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        promote("threatscore", "999", "nope")
+    with pytest.raises(ValueError, match="reason"):
+        promote("threatscore", registered_tiny["result"].version, "  ")

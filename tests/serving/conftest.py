@@ -58,9 +58,8 @@ def patched_env(values: dict[str, str]) -> Iterator[None]:
 @contextlib.contextmanager
 def running_service(env: dict[str, str]) -> Iterator[object]:
     """The whole service (gateway + model service) in this process, behind a starlette TestClient."""
-    from starlette.testclient import TestClient
-
     import mlflow
+    from starlette.testclient import TestClient
 
     from serving.service import Threatscore
 

@@ -86,7 +86,9 @@ def test_a_chunked_body_over_the_limit_is_413(client, keys):
             yield b"x" * (1024 * 1024)
         yield b'"}]}'
 
-    response = client.post("/score", content=chunks(), headers={**auth(keys["admin"]), "Content-Type": "application/json"})
+    response = client.post(
+        "/score", content=chunks(), headers={**auth(keys["admin"]), "Content-Type": "application/json"}
+    )
     _assert_error(response, 413, "body")
 
 

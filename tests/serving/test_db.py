@@ -27,7 +27,10 @@ def scored(registered_tiny) -> list[db.Scored]:
     model = load_model(f"models:/threatscore/{registered_tiny['result'].version}")
     articles = [Article(id=k, text=v, published=dt.date(2022, 1, 29)) for k, v in TEXTS.items()]
     results = model.predict([a.model_dump(mode="json") for a in articles])
-    return [db.Scored(a, r, [s for s, v in r["signals"].items() if v["evidence"]]) for a, r in zip(articles, results)]
+    return [
+        db.Scored(a, r, [s for s, v in r["signals"].items() if v["evidence"]])
+        for a, r in zip(articles, results, strict=True)
+    ]
 
 
 @pytest.fixture
@@ -113,7 +116,11 @@ def test_feedback_and_keys_round_trip(engine, scored):
         },
     )
     (row,) = db.list_feedback(engine, "d1")
-    assert row["id"] == feedback_id and row["signals"] == {"militant_attack": True} and row["regions"][0]["admin1"] == "Murzuq"
+    assert (
+        row["id"] == feedback_id
+        and row["signals"] == {"militant_attack": True}
+        and row["regions"][0]["admin1"] == "Murzuq"
+    )
     created = create_key(engine, name="pg-user", role="admin")
     verifier = KeyVerifier(engine, cache_seconds=0)
     assert verifier.verify(created.key).role == "admin"

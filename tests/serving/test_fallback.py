@@ -89,7 +89,7 @@ def test_no_registry_and_no_stored_copy_is_not_ready(service_env, tmp_path):
         assert ready.status_code == 503
         detail = ready.json()
         assert detail["ready"] is False and "no model loaded" in detail["detail"]
-        assert "registry unreachable" in detail["detail"]
+        assert "unreachable" in detail["detail"]
         assert client.get("/livez").status_code == 200
         response = client.post("/score", json={"articles": [ARTICLE]}, headers=auth(key))
         assert response.status_code == 503 and "no model" in response.json()["error"]

@@ -45,14 +45,21 @@ def test_feedback_is_stored_with_who_and_when(client, keys, engine, scored):
 
 
 def test_one_correction_is_enough(client, keys, scored):
-    response = client.post("/feedback", json={"article_id": "fb-article", "severity": "none"}, headers=auth(keys["admin"]))
+    response = client.post(
+        "/feedback", json={"article_id": "fb-article", "severity": "none"}, headers=auth(keys["admin"])
+    )
     assert response.status_code == 201
 
 
 @pytest.mark.parametrize(
     ("body", "status", "field", "fragment"),
     [
-        ({"article_id": "fb-article", "signals": {"resurgence_vibes": True}}, 422, "signals.resurgence_vibes", "unknown signal"),
+        (
+            {"article_id": "fb-article", "signals": {"resurgence_vibes": True}},
+            422,
+            "signals.resurgence_vibes",
+            "unknown signal",
+        ),
         ({"article_id": "fb-article", "signals": {"regrouping": "yes"}}, 422, "signals.regrouping", "bool"),
         ({"article_id": "fb-article", "event_type": "Attack on a base"}, 422, "event_type", "ACLED"),
         ({"article_id": "fb-article", "severity": "catastrophic"}, 422, "severity", ""),
@@ -60,7 +67,10 @@ def test_one_correction_is_enough(client, keys, scored):
         ({"article_id": "fb-article", "regions": [{"country_code": "ly"}]}, 422, "regions[0].country_code", ""),
         ({"article_id": "fb-article", "regions": [{"admin1": "Gao"}]}, 422, "regions[0].country_code", "required"),
         (
-            {"article_id": "fb-article", "regions": [{"country_code": "ML", "primary": True}, {"country_code": "NE", "primary": True}]},
+            {
+                "article_id": "fb-article",
+                "regions": [{"country_code": "ML", "primary": True}, {"country_code": "NE", "primary": True}],
+            },
             422,
             None,
             "primary",

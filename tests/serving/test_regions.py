@@ -12,26 +12,50 @@ from serving.regions import newest_per_article, region_counts
 T0 = dt.datetime(2022, 2, 1, tzinfo=dt.UTC)
 
 
-def row(article, day, country="LY", admin1="Murzuq", primary=True, fatalities=None, signals=(), risk=0.5, at=T0, digest="h1"):
-    return RegionRow(article, digest, at, dt.date(2022, 1, day), country, admin1, primary, risk, fatalities, tuple(signals))
+def row(
+    article, day, country="LY", admin1="Murzuq", primary=True, fatalities=None, signals=(), risk=0.5, at=T0, digest="h1"
+):
+    return RegionRow(
+        article, digest, at, dt.date(2022, 1, day), country, admin1, primary, risk, fatalities, tuple(signals)
+    )
 
 
 def test_counts_per_region_and_window():
     rows = [
         row("a", 3, fatalities=27, signals=("militant_attack", "regrouping"), risk=0.8),
-        row("a", 3, country="SY", admin1="Al-Hasakah", primary=False, fatalities=27, signals=("militant_attack", "regrouping"), risk=0.4),
+        row(
+            "a",
+            3,
+            country="SY",
+            admin1="Al-Hasakah",
+            primary=False,
+            fatalities=27,
+            signals=("militant_attack", "regrouping"),
+            risk=0.4,
+        ),
         row("b", 5, fatalities=2, signals=("militant_attack",), risk=0.6),
         row("c", 12, fatalities=1, risk=0.2),
         row("d", 30, country="NG", admin1="Borno", fatalities=12, signals=("mass_casualty",)),
     ]
-    out = {(w.country_code, w.admin1, w.window_start.day): w for w in region_counts(rows, since=dt.date(2022, 1, 1), until=dt.date(2022, 2, 1), window_days=10)}
+    out = {
+        (w.country_code, w.admin1, w.window_start.day): w
+        for w in region_counts(rows, since=dt.date(2022, 1, 1), until=dt.date(2022, 2, 1), window_days=10)
+    }
     murzuq = out[("LY", "Murzuq", 1)]
     assert (murzuq.articles, murzuq.primary_articles, murzuq.fatalities) == (2, 2, 29)
-    assert murzuq.signals["militant_attack"] == 2 and murzuq.signals["regrouping"] == 1 and murzuq.signals["prison_break"] == 0
+    assert (
+        murzuq.signals["militant_attack"] == 2
+        and murzuq.signals["regrouping"] == 1
+        and murzuq.signals["prison_break"] == 0
+    )
     assert murzuq.mean_risk == pytest.approx(0.7)
     assert murzuq.window_end == dt.date(2022, 1, 11)
     hasakah = out[("SY", "Al-Hasakah", 1)]
-    assert (hasakah.articles, hasakah.primary_articles, hasakah.fatalities) == (1, 0, 0)  # mentioned, not where it happened
+    assert (hasakah.articles, hasakah.primary_articles, hasakah.fatalities) == (
+        1,
+        0,
+        0,
+    )  # mentioned, not where it happened
     assert out[("LY", "Murzuq", 11)].articles == 1
     assert out[("NG", "Borno", 21)].fatalities == 12
     assert list(out) == sorted(out, key=lambda k: (k[0], k[1], k[2]))

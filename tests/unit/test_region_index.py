@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import itertools
 import json
 from typing import Any
 
@@ -78,7 +80,6 @@ def monthly(first: dt.date, per_month: list[int], **kw: Any) -> list[ScoredArtic
         day = shift_window(first, "month", i).replace(day=10)
         out += [art(day, **kw) for _ in range(n)]
     return out
-
 
 
 def rows_for(rows: list[RegionWindow], admin1: str | None) -> list[RegionWindow]:
@@ -272,7 +273,7 @@ def test_accepts_objects_and_dicts() -> None:
 def test_risk_level_cutoffs() -> None:
     assert list(RISK_CUTOFFS) == list(RISK_LEVELS)
     assert [RISK_CUTOFFS[level] for level in RISK_LEVELS] == [0.0, 0.35, 0.6, 0.85]
-    for low, high in zip(RISK_LEVELS, RISK_LEVELS[1:], strict=False):
+    for low, high in itertools.pairwise(RISK_LEVELS):
         assert risk_level(RISK_CUTOFFS[high]) == high
         assert risk_level(RISK_CUTOFFS[high] - 1e-9) == low
     assert risk_level(0.0) == "low" and risk_level(1.0) == "critical"
@@ -322,3 +323,57 @@ def test_growth_score_monotone_and_counter_terrorism_is_not_growth() -> None:
             assert growth_score({**zero, name: 1.0}, 1.0) > growth_score({**zero, name: 0.5}, 1.0) > 0
     everything = dict.fromkeys(SIGNALS, 1.0)
     assert 0.0 < growth_score(everything, 0.5) < growth_score(everything, 1.0) <= 1.0
+
+
+def test_smoothed_index() -> None:
+    first = D(2021, 1, 1)
+    end = D(2021, 7, 31)
+    steady = rows_for(region_index(monthly(first, [4] * 7), window="month", now=end), "Murzuq")
+    assert all(r.smoothed_index == pytest.approx(2.0) for r in steady)  # 4 articles x 0.5 risk, every month
+    spike = rows_for(region_index(monthly(first, [4] * 6 + [20]), window="month", now=end), "Murzuq")
+    assert 2.0 < spike[-1].smoothed_index < spike[-1].risk_index == pytest.approx(10.0)
+    fast = rows_for(region_index(monthly(first, [4] * 6 + [20]), window="month", now=end, half_life=1), "Murzuq")
+    assert fast[-1].smoothed_index > spike[-1].smoothed_index  # a shorter half-life follows the spike more
+    # a partial window counts at its rate: 2 articles in the first 15 of July's 31 days ~ 4 a month
+    partial = [*monthly(first, [4] * 6), art(D(2021, 7, 2)), art(D(2021, 7, 9))]
+    last = rows_for(region_index(partial, window="month", now=D(2021, 7, 15)), "Murzuq")[-1]
+    assert last.risk_index == pytest.approx(1.0) and last.smoothed_index == pytest.approx(2.0, rel=0.05)
+    with pytest.raises(ValueError):
+        region_index(partial, window="month", half_life=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredRow:
+    """The shape of the service's stored (assessment, region) rows (serving.db.RegionRow)."""
+
+    article_id: str
+    event_date: dt.date
+    country_code: str
+    admin1: str | None
+    is_primary: bool
+    risk_score: float
+    fatalities: int | None
+    signals_present: tuple[str, ...]
+
+
+def test_stored_rows_give_the_same_index_as_assessments() -> None:
+    sigs = {"militant_attack": (0.9, ["ISIS attacked a patrol."])}
+    articles = [
+        ScoredArticle.of(
+            D(2021, 1, 1) + dt.timedelta(days=9 * i),
+            assessment([("NG", "Borno", 0.2 + 0.01 * i, True), ("NG", "Yobe", 0.1, False)], fatalities=i, signals=sigs),
+        )
+        for i in range(40)
+    ]
+    rows = [
+        StoredRow(
+            f"a{i}", m.event_date, m.country_code, m.admin1, m.is_primary, m.risk_score, m.fatalities, m.signals_present
+        )
+        for i, a in enumerate(articles)
+        for m in a.mentions()
+    ]
+    from_articles = region_index(articles, window="month")
+    from_rows = region_index(rows, window="month")
+    assert [r.to_dict() for r in from_rows] == [r.to_dict() for r in from_articles]
+    assert {r.country for r in from_rows} == {"Nigeria"}  # rows carry no name: it comes from pycountry
+    assert sum(r.fatalities for r in from_rows if r.admin1 == "Yobe") == 0

@@ -75,6 +75,10 @@ def load(raw_dir: Path) -> pd.DataFrame:
         one_sided_by_group=("one_sided_by_group", "any"),
         **{name: (name, "any") for name in VIOLENCE_TYPES.values()},
     ).reset_index()
+    # source_date carries data-entry errors (years 1753, 2109): a report dated more than a year away from
+    # its event is not a publication date we can use.
+    gap = (agg["published"] - agg["event_date"]).abs()
+    agg["published"] = agg["published"].where(gap <= pd.Timedelta(days=366))
     agg = agg.sort_values("min_id", kind="stable").reset_index(drop=True)
     idx = agg.index
     single_dyad = agg["n_dyads"] == 1
