@@ -79,3 +79,24 @@ def test_heads_pickle_roundtrip_gives_same_outputs(tiny_encoder_fit):
     before = heads.predict(texts).signals
     after = pickle.loads(pickle.dumps(heads)).predict(texts).signals
     assert np.allclose(before, after)
+
+
+def test_int8_export_keeps_the_heads_in_fp32(tiny_bert_dir, tmp_path):
+    import onnx
+    from transformers import AutoTokenizer
+
+    from training.minilm import _torch_model, export_onnx
+
+    model, _ = _torch_model(tiny_bert_dir, 1)
+    model.eval()
+    _, int8 = export_onnx(model, AutoTokenizer.from_pretrained(str(tiny_bert_dir)), tmp_path, quantize=True)
+    nodes = onnx.load(str(int8)).graph.node
+    outputs = {"relevance", "signals", "event_types", "severity", "resurgence"}
+    producer = {o: n for n in nodes for o in n.output}
+    heads = [n for n in nodes if set(n.output) & outputs]
+    assert len(heads) == 5
+    for node in heads:  # the head's projection (Gemm, or MatMul + Add) is float, never MatMulInteger
+        chain = [node, *(producer[i] for i in node.input if i in producer)]
+        assert {"Gemm", "MatMul"} & {n.op_type for n in chain}, [n.op_type for n in chain]
+        assert "MatMulInteger" not in {n.op_type for n in chain}
+    assert any(n.op_type in {"MatMulInteger", "QAttention"} for n in nodes)  # the encoder is quantised
