@@ -43,6 +43,7 @@ class Targets:
     """Training targets for a set of rows; NaN / IGNORE mark a missing label (masked from the loss)."""
 
     relevance: np.ndarray  # (n,) float, NaN missing
+    relevance_weight: np.ndarray  # (n,) balances (source, label) cells, as the baseline's relevance head does
     signals: np.ndarray  # (n, 10) float in [0, 1], NaN missing
     signal_weight: np.ndarray  # (n, 10) weight per target (weak labels < 1)
     event_types: np.ndarray  # (n,) int class index or IGNORE
@@ -81,11 +82,27 @@ def build_targets(
                 signals[i, j], weights[i, j] = g[f"sig_{name}"], 1.0
             resurgence[i], res_weight[i] = g["resurgence"], 1.0
     relevance = frame["relevance"].to_numpy(dtype="float64", na_value=np.nan)
+    sources = frame["source"].astype(str).to_numpy() if "source" in frame else np.full(n, "")
+    relevance_weight = balanced_weights(sources, relevance)
     event_index = {e: k for k, e in enumerate(EVENT_TYPES)}
     events = np.array([event_index.get(e, IGNORE) if isinstance(e, str) else IGNORE for e in frame["sub_event_type"]])
     sev_index = {s: k for k, s in enumerate(SEVERITY_LEVELS)}
     severity = np.array([sev_index[severity_level(int(f))] if pd.notna(f) else IGNORE for f in frame["fatalities"]])
-    return Targets(relevance, signals, weights, events, severity, resurgence, res_weight)
+    return Targets(relevance, relevance_weight, signals, weights, events, severity, resurgence, res_weight)
+
+
+def balanced_weights(groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Weights that give every (group, label) cell the same total weight (mean 1 over labelled rows; 0 where the
+    label is missing). Relevance labels are tied to sources; without this the head learns house style."""
+    weights = np.zeros(len(labels))
+    known = ~np.isnan(labels)
+    if not known.any():
+        return weights
+    cells = np.array([f"{g}\x1f{y}" for g, y in zip(groups[known], labels[known], strict=True)])
+    _, inverse, counts = np.unique(cells, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inverse]
+    weights[known] = w * (known.sum() / w.sum())
+    return weights
 
 
 def _torch_model(model_dir: Path, trainable_layers: int) -> Any:
@@ -140,7 +157,7 @@ def _loss(torch: Any, logits: tuple[Any, ...], batch: dict[str, Any]) -> Any:
         loss = f.binary_cross_entropy_with_logits(pred[known], target[known], weight=weight[known], reduction="sum")
         return loss / weight[known].sum().clamp(min=1.0)
 
-    total = total + masked_bce(rel.squeeze(-1), batch["relevance"], torch.ones_like(batch["relevance"]))
+    total = total + masked_bce(rel.squeeze(-1), batch["relevance"], batch["relevance_weight"])
     total = total + masked_bce(sig, batch["signals"], batch["signal_weight"])
     total = total + masked_bce(res.squeeze(-1), batch["resurgence"], batch["resurgence_weight"])
     if (batch["event_types"] != IGNORE).any():
@@ -162,6 +179,7 @@ def _batches(
             "input_ids": enc["input_ids"],
             "attention_mask": enc["attention_mask"],
             "relevance": torch.tensor(targets.relevance[idx], dtype=torch.float32),
+            "relevance_weight": torch.tensor(targets.relevance_weight[idx], dtype=torch.float32),
             "signals": torch.tensor(targets.signals[idx], dtype=torch.float32),
             "signal_weight": torch.tensor(targets.signal_weight[idx], dtype=torch.float32),
             "event_types": torch.tensor(targets.event_types[idx], dtype=torch.long),

@@ -49,8 +49,12 @@ def promote(name: str, version: str, reason: str, actor: str | None = None) -> P
     previous = current_version(name, CHAMPION)
     actor = actor or getpass.getuser()
     at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    for key, value in {"promoted_at": at, "promoted_by": actor, "promotion_reason": reason,
-                       "replaced_version": previous or ""}.items():
+    for key, value in {
+        "promoted_at": at,
+        "promoted_by": actor,
+        "promotion_reason": reason,
+        "replaced_version": previous or "",
+    }.items():
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHAMPION, version)
     logger.info("%s: champion %s -> %s by %s (%s)", name, previous, version, actor, reason)

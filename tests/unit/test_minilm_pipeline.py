@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from threatscore.encoder_heads import EncoderHeads
-from threatscore.scorer import Scorer
 from threatscore.schemas import Article
+from threatscore.scorer import Scorer
 from threatscore.taxonomy import SIGNALS
 from training.config import MiniLMExperiment
 from training.minilm import build_targets, fit_minilm, fit_temperature
@@ -18,7 +18,12 @@ def tiny_gold(tiny_processed):
     rows = corpus[corpus["source"] == "acled"].head(60)
     gold = pd.DataFrame({"id": rows["id"], "part": rows["split"]})
     for name in SIGNALS:
-        gold[f"sig_{name}"] = rows["text"].str.contains("overran|claimed" if name == "territorial_control" else "killing").astype(int).to_numpy()
+        gold[f"sig_{name}"] = (
+            rows["text"]
+            .str.contains("overran|claimed" if name == "territorial_control" else "killing")
+            .astype(int)
+            .to_numpy()
+        )
     gold["resurgence"] = rows["text"].str.contains("overran").astype(int).to_numpy()
     return corpus, gold
 
@@ -26,21 +31,33 @@ def tiny_gold(tiny_processed):
 @pytest.fixture(scope="module")
 def tiny_encoder_fit(tiny_gold, tiny_bert_dir):
     corpus, gold = tiny_gold
-    config = MiniLMExperiment.model_validate({
-        "name": "tiny-encoder",
-        "data": {"max_rows_per_source": None, "gold_repeats": 2},
-        "encoder": {"model_dir": str(tiny_bert_dir), "train_max_length": 32, "max_length": 64, "max_words": 40,
-                    "trainable_layers": 1},
-        "optim": {"epochs": 1, "batch_size": 16, "max_train_minutes": 2},
-    })
+    config = MiniLMExperiment.model_validate(
+        {
+            "name": "tiny-encoder",
+            "data": {"max_rows_per_source": None, "gold_repeats": 2},
+            "encoder": {
+                "model_dir": str(tiny_bert_dir),
+                "train_max_length": 32,
+                "max_length": 64,
+                "max_words": 40,
+                "trainable_layers": 1,
+            },
+            "optim": {"epochs": 1, "batch_size": 16, "max_train_minutes": 2},
+        }
+    )
     return fit_minilm(corpus, gold, config, show_progress=False)
 
 
 def test_targets_prefer_gold_over_source_over_weak():
-    frame = pd.DataFrame({"id": ["a", "b", "c"], "relevance": pd.array([1, None, 0], dtype="Int8"),
-                          "sub_event_type": ["Attack", None, "Peaceful protest"],
-                          "fatalities": pd.array([3, None, 0], dtype="Int64"),
-                          **{f"sig_{s}": pd.array([1, None, None], dtype="Int8") for s in SIGNALS}})
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "relevance": pd.array([1, None, 0], dtype="Int8"),
+            "sub_event_type": ["Attack", None, "Peaceful protest"],
+            "fatalities": pd.array([3, None, 0], dtype="Int64"),
+            **{f"sig_{s}": pd.array([1, None, None], dtype="Int8") for s in SIGNALS},
+        }
+    )
     weak = {s: np.array([0.2, 0.7, np.nan]) for s in (*SIGNALS, "resurgence")}
     gold = pd.DataFrame([{"id": "b", "part": "train", **{f"sig_{s}": 0 for s in SIGNALS}, "resurgence": 1}])
     t = build_targets(frame, weak, gold, weak_weight=0.5)
@@ -100,3 +117,17 @@ def test_int8_export_keeps_the_heads_in_fp32(tiny_bert_dir, tmp_path):
         assert {"Gemm", "MatMul"} & {n.op_type for n in chain}, [n.op_type for n in chain]
         assert "MatMulInteger" not in {n.op_type for n in chain}
     assert any(n.op_type in {"MatMulInteger", "QAttention"} for n in nodes)  # the encoder is quantised
+
+
+def test_relevance_weights_balance_source_label_cells():
+    from training.minilm import balanced_weights
+
+    groups = np.array(["acled"] * 8 + ["bbc"] * 4)
+    labels = np.array([1.0] * 8 + [0.0, 0.0, 1.0, np.nan])
+    w = balanced_weights(groups, labels)
+    assert w[-1] == 0.0  # missing label: no weight
+    cell_totals = {
+        (g, y): w[(groups == g) & (labels == y)].sum() for g, y in [("acled", 1.0), ("bbc", 0.0), ("bbc", 1.0)]
+    }
+    assert np.allclose(list(cell_totals.values()), list(cell_totals.values())[0])
+    assert np.isclose(w[:-1].mean(), 1.0)
