@@ -129,5 +129,6 @@ def test_relevance_weights_balance_source_label_cells():
     cell_totals = {
         (g, y): w[(groups == g) & (labels == y)].sum() for g, y in [("acled", 1.0), ("bbc", 0.0), ("bbc", 1.0)]
     }
-    assert np.allclose(list(cell_totals.values()), list(cell_totals.values())[0])
+    totals = list(cell_totals.values())
+    assert np.allclose(totals, totals[0])
     assert np.isclose(w[:-1].mean(), 1.0)
