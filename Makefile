@@ -1,5 +1,5 @@
 # threatscore — two commands do all the set-up:
-#   make serve   venv + install + corpus + baseline (when no champion yet) + score the seed article
+#   make serve   venv + install + corpus + baseline (when no champion yet) + seed-article smoke test + the service
 #   make test    venv + install + the test suite
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 RAW ?= ../shared/data/raw
 SEED_ARTICLE ?= ../shared/examples/seed-article.txt
 PYTEST_ARGS ?=
+PORT ?= 3000
 
 # Offline by design, for every command the project runs.
 export HF_HUB_OFFLINE := 1
@@ -39,6 +40,8 @@ champion: data
 
 serve: champion
 	$(BIN)/threatscore score $(SEED_ARTICLE)
+	@echo "Create an API key for clients: $(BIN)/threatscore keys create --role score --name me"
+	$(BIN)/threatscore serve --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
