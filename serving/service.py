@@ -43,7 +43,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from serving import db
+from serving import bentoml_fixes, db
 from serving.api_models import (
     ErrorBody,
     FeedbackRequest,
@@ -66,6 +66,9 @@ from threatscore.schemas import Article
 from threatscore.settings import apply_offline_env, get_settings
 
 logger = logging.getLogger(__name__)
+
+# Before BentoML builds this module's ASGI apps: a request-timer fix (see serving/bentoml_fixes.py).
+bentoml_fixes.install()
 
 #: Articles per model call when BentoML merges requests (the pyfunc scores in batches of 64 too).
 MAX_MODEL_BATCH = 64
@@ -273,6 +276,7 @@ class Threatscore:
         self.region_index: RegionIndexFn = region_counts
         is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if is_sqlite else None
+        self._model_calls = 0  # model-service calls in flight from this worker (event-loop only)
         _ = self.model  # in-process (tests): load the model now, not on the first request
 
     async def readiness(self) -> dict[str, Any]:
@@ -338,15 +342,24 @@ class Threatscore:
         return JSONResponse({"assessments": assessments, "errors": errors})
 
     async def _predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Call the model service: small requests through BentoML's adaptive batching, large ones (and those the
-        dispatcher turns away as over its latency budget) directly.
+        """Call the model service: small requests that overlap with others through BentoML's adaptive batching;
+        large ones, lone ones, and those the dispatcher turns away as over its latency budget, directly.
 
         A dropped connection is retried (scoring is idempotent): BentoML 1.4's dependency client closes its
         aiohttp session under calls still in flight when it renews it (bentoml/BentoML#4971); they fail with
         ``ServerDisconnectedError`` and a retry on the new session answers them. (Renewal is also pushed far out
         by ``runner_connection`` on ``ThreatscoreModel``.)
         """
-        batched = len(records) < DIRECT_MIN_ARTICLES
+        # Batching pays only when requests overlap: alone, a small request goes straight to the model (BentoML's
+        # dispatcher would hold it for the wait it learned under load).
+        batched = len(records) < DIRECT_MIN_ARTICLES and self._model_calls > 0
+        self._model_calls += 1
+        try:
+            return await self._call_model(records, batched)
+        finally:
+            self._model_calls -= 1
+
+    async def _call_model(self, records: list[dict[str, Any]], batched: bool) -> list[dict[str, Any]]:
         for attempt in range(1, MODEL_CALL_ATTEMPTS + 1):
             try:
                 if batched:

