@@ -36,7 +36,7 @@ data: setup
 	else $(BIN)/threatscore data build --raw $(RAW); fi
 
 champion: data
-	$(BIN)/threatscore train experiments/baseline.yaml --if-no-champion
+	$(BIN)/threatscore train experiments/baseline.yaml --if-no-champion --no-eval
 
 serve: champion
 	$(BIN)/threatscore score $(SEED_ARTICLE)
