@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from threatscore.rules import SIGNAL_RULES, rule_fires
+from threatscore.rules import SIGNAL_RULES
 from threatscore.taxonomy import SIGNALS
-from threatscore.text import sentences
+from training.weak_labels import rule_hits
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,9 @@ ANNOTATIONS = Path("data/annotations/signals.jsonl")
 
 
 def _keyword_hits(text: str) -> set[str]:
-    sents = sentences(text[:20_000])
-    return {name for name in UNLABELLED if any(rule_fires(name, s) for s in sents)}
+    """The unlabelled signals whose keyword rules fire on ``text`` (the labeling functions' own test)."""
+    hits = rule_hits(text)
+    return {name for name in UNLABELLED if hits[name]}
 
 
 def select_for_annotation(corpus: pd.DataFrame, seed: int = 2026) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from training.annotation import load_annotations
 from training.baseline import fit_baseline
 from training.config import MiniLMExperiment, load_experiment
 from training.corpus import load_corpus
+from training.corpus.manifest import sha256_file
 from training.evaluate import EvaluationReport, evaluate_model, log_report_to_model_run
 from training.minilm import fit_minilm
 from training.packaging import log_threatscore_model, register
@@ -49,13 +50,13 @@ def train(config_path: Path, settings: Settings, *, evaluate: bool = True) -> Tr
         mlflow.log_artifact(str(config_path), artifact_path="config")
         if manifest_path.exists():
             mlflow.log_artifact(str(manifest_path), artifact_path="data")
-            mlflow.set_tag("data.manifest_sha256", _sha256(manifest_path))
+            mlflow.set_tag("data.manifest_sha256", sha256_file(manifest_path))
         started = time.perf_counter()
         if isinstance(config, MiniLMExperiment):
             gold = load_annotations(config.data.annotations) if config.data.annotations.exists() else None
             if gold is not None:
                 mlflow.log_artifact(str(config.data.annotations), artifact_path="data")
-                mlflow.set_tag("data.gold_sha256", _sha256(config.data.annotations))
+                mlflow.set_tag("data.gold_sha256", sha256_file(config.data.annotations))
             fit = fit_minilm(corpus, gold, config)
         else:
             fit = fit_baseline(corpus, config)
@@ -86,9 +87,3 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, str]:
         else:
             flat[name] = str(value)
     return flat
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
