@@ -20,8 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import mlflow_settings, registered_tiny  # noqa: F401 - shared fixtures
-
 #: Environment every in-process service of these tests starts with (poll off: tests reload explicitly).
 BASE_ENV = {"THREATSCORE_POLL_SECONDS": "0", "THREATSCORE_KEY_CACHE_SECONDS": "0"}
 
@@ -89,7 +87,7 @@ def _reset_prometheus() -> None:
 
 
 @pytest.fixture(scope="module")
-def service_env(tmp_path_factory: pytest.TempPathFactory, registered_tiny, bentoml_home) -> dict[str, str]:  # noqa: F811
+def service_env(tmp_path_factory: pytest.TempPathFactory, registered_tiny, bentoml_home) -> dict[str, str]:
     """Environment of a service on the tiny champion with its own SQLite database."""
     root = tmp_path_factory.mktemp("service")
     return {
