@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import numpy as np
 import pandas as pd
 
@@ -143,6 +144,29 @@ def _torch_model(model_dir: Path, trainable_layers: int) -> Any:
         for p in layer.parameters():
             p.requires_grad = True
     return model, torch
+
+
+#: Run artifact folder holding the fine-tuned torch encoder, tokenizer and head weights.
+CHECKPOINT_ARTIFACT = "torch_checkpoint"
+
+
+def save_checkpoint(model: Any, tokenizer: Any, out_dir: Path) -> None:
+    """Write the fine-tuned encoder and tokenizer (transformers folders) and the head weights to ``out_dir``."""
+    import torch
+
+    model.encoder.save_pretrained(str(out_dir / "encoder"))
+    tokenizer.save_pretrained(str(out_dir / "encoder"))
+    torch.save(model.heads.state_dict(), out_dir / "heads.pt")
+
+
+def load_checkpoint(path: Path) -> tuple[Any, Any]:
+    """The fp32 torch model (encoder + heads, eval mode) and tokenizer saved by ``save_checkpoint``."""
+    from transformers import AutoTokenizer
+
+    model, torch = _torch_model(path / "encoder", trainable_layers=0)
+    model.heads.load_state_dict(torch.load(path / "heads.pt", weights_only=True))
+    model.eval()
+    return model, AutoTokenizer.from_pretrained(str(path / "encoder"))
 
 
 def _loss(torch: Any, logits: tuple[Any, ...], batch: dict[str, Any]) -> Any:
@@ -422,6 +446,12 @@ def fit_minilm(
         train_targets = _concat_targets(train_targets, reps)
     model, tokenizer, facts = train_encoder(texts, train_targets, config, show_progress)
     metrics.update({f"train.{k}": v for k, v in facts.items()})
+    if mlflow.active_run() is not None:
+        # The fine-tuned torch weights go with the run (not the served model): benchmarks compare the served
+        # int8 graph with them, and a later experiment can start from them.
+        with tempfile.TemporaryDirectory() as tmp:
+            save_checkpoint(model, tokenizer, Path(tmp))
+            mlflow.log_artifacts(tmp, artifact_path=CHECKPOINT_ARTIFACT)
     tokenizer_json = tokenizer.backend_tokenizer.to_str()
     with tempfile.TemporaryDirectory() as tmp:
         fp32_path, onnx_path = export_onnx(model, tokenizer, Path(tmp), quantize=config.quantize)

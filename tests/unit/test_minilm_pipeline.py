@@ -132,3 +132,24 @@ def test_relevance_weights_balance_source_label_cells():
     totals = list(cell_totals.values())
     assert np.allclose(totals, totals[0])
     assert np.isclose(w[:-1].mean(), 1.0)
+
+
+def test_checkpoint_roundtrip_gives_the_same_logits(tiny_bert_dir, tmp_path):
+    """The torch checkpoint logged with a MiniLM run reloads to the same fp32 outputs."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from training.minilm import _torch_model, load_checkpoint, save_checkpoint
+
+    model, _ = _torch_model(tiny_bert_dir, 1)
+    with torch.no_grad():
+        model.heads["signals"].weight.add_(0.5)  # differs from a fresh init, so a lost head would show
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_bert_dir))
+    save_checkpoint(model, tokenizer, tmp_path)
+    again, tokenizer2 = load_checkpoint(tmp_path)
+    enc = tokenizer2(["Militants attacked a police post near Qatrun."], return_tensors="pt")
+    batch = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+    with torch.no_grad():
+        for a, b in zip(model(**batch), again(**batch), strict=True):
+            assert torch.allclose(a, b, atol=1e-6)
