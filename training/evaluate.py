@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,11 @@ class EvaluationReport:
 
     rows: list[BenchmarkRow]
     model_uri: str
+    #: One row per scored evaluation example (gold labels beside the model's outputs): what the comparison UI
+    #: reads to find disagreements and draw reliability diagrams. See ``example_rows``.
+    examples: pd.DataFrame | None = None
+    #: Scoring speed over the corpus test split: ``articles_per_s`` and ``ms_per_article``.
+    timing: dict[str, float] = field(default_factory=dict)
 
     def flat_metrics(self) -> dict[str, float]:
         """Metrics as flat MLflow keys: ``eval.<task>.<metric>`` and ``eval.<task>.<label>.<f1|recall|…>``."""
@@ -83,7 +89,7 @@ class EvaluationReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"model_uri": self.model_uri, "rows": [asdict(r) for r in self.rows]}
+        return {"model_uri": self.model_uri, "rows": [asdict(r) for r in self.rows], "timing": self.timing}
 
     def render_markdown(self) -> str:
         """The table as Markdown: headline rows, then per-label P/R/F1 with support."""
@@ -120,6 +126,7 @@ def evaluate_model(
     corpus = load_corpus(processed_dir)
     test = _sample_per_source(corpus[corpus["split"] == "test"], MAX_ROWS_PER_SOURCE, seed)
     rows: list[BenchmarkRow] = []
+    examples: list[pd.DataFrame] = []
 
     bbc = load_benchmark(processed_dir, "BBC_News")
     bbc_test = bbc[bbc["split"] == "test"]
@@ -129,6 +136,7 @@ def evaluate_model(
         proba = np.array([a["relevance"] for a in scored])
         threshold = model.pyfunc.unwrap_python_model().scorer.config.relevance_threshold
         rep = binary_report(gold, proba, threshold)
+        examples.append(example_rows("BBC_News test", bbc_test, dict(zip(bbc_test["id"], scored, strict=True))))
         rows.append(
             BenchmarkRow(
                 "relevance (BBC_News test)",
@@ -140,18 +148,74 @@ def evaluate_model(
             )
         )
 
+    started = time.perf_counter()
     scored_test = dict(zip(test["id"], _score(model, test, "corpus test split"), strict=True))
+    elapsed = time.perf_counter() - started
+    timing = {"articles_per_s": len(test) / elapsed, "ms_per_article": 1000 * elapsed / max(len(test), 1)}
+    examples.append(example_rows("corpus test split", test, scored_test))
     rows += _event_type_rows(test, scored_test)
     rows += _severity_rows(test, scored_test)
     rows += _signal_rows(test, scored_test, model)
     if annotations is not None and annotations.exists():
-        rows += _gold_rows(corpus, load_annotations(annotations), model)
+        gold_rows, gold_examples = _gold_rows(corpus, load_annotations(annotations), model)
+        rows += gold_rows
+        examples.append(gold_examples)
     if with_tasks:
         from training.task_benchmarks import task_benchmark_rows
 
         family = "minilm" if isinstance(model.pyfunc.unwrap_python_model().scorer.heads, EncoderHeads) else "tfidf"
         rows += task_benchmark_rows(processed_dir, seed=seed, family=family)
-    return EvaluationReport(rows=rows, model_uri=model_uri)
+    return EvaluationReport(rows=rows, model_uri=model_uri, examples=pd.concat(examples), timing=timing)
+
+
+#: Characters of each example's text kept in the examples table (enough to read the disagreement).
+EXAMPLE_TEXT_CHARS = 3000
+
+
+def example_rows(
+    example_set: str, frame: pd.DataFrame, scored: dict[str, dict[str, Any]], gold: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Gold labels and model outputs side by side, one row per example of ``frame``.
+
+    ``gold`` (annotations indexed by id, ``sig_*`` and ``resurgence`` columns) overrides the corpus's own
+    signal labels. Signal labels and probabilities are JSON objects keyed by signal; unknown labels are absent.
+    """
+    out = []
+    for record in frame.to_dict("records"):
+        a = scored.get(record["id"], {})
+        labels = gold.loc[record["id"]] if gold is not None else record
+        gold_signals = {n: int(labels[f"sig_{n}"]) for n in SIGNALS if _known(labels.get(f"sig_{n}"))}
+        fatalities = record.get("fatalities")
+        events = a.get("event_types") or {}
+        signals = a.get("signals") or {}
+        primary = next((r for r in a.get("regions") or [] if r.get("primary")), None)
+        out.append(
+            {
+                "example_set": example_set,
+                "id": record["id"],
+                "source": record.get("source") or "",
+                "text": str(record.get("text") or "")[:EXAMPLE_TEXT_CHARS],
+                "error": a.get("error"),
+                "gold_relevance": float(record["relevance"]) if _known(record.get("relevance")) else None,
+                "gold_event_type": record.get("sub_event_type") if _known(record.get("sub_event_type")) else None,
+                "gold_severity": severity_level(int(fatalities)) if _known(fatalities) else None,
+                "gold_signals": json.dumps(gold_signals),
+                "gold_resurgence": int(labels["resurgence"]) if _known(labels.get("resurgence")) else None,
+                "relevance": a.get("relevance"),
+                "event_type": max(events.items(), key=lambda kv: kv[1])[0] if events else None,
+                "event_type_probability": max(events.values()) if events else None,
+                "severity": (a.get("severity") or {}).get("level"),
+                "signals": json.dumps({n: s["probability"] for n, s in signals.items()}),
+                "signals_present": json.dumps([n for n, s in signals.items() if s.get("present")]),
+                "resurgence": (a.get("resurgence") or {}).get("score"),
+                "primary_region": json.dumps(primary) if primary else None,
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def _known(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
 
 
 def render_side_by_side(reports: list[EvaluationReport]) -> str:
@@ -201,6 +265,10 @@ def log_report_to_model_run(report: EvaluationReport) -> str | None:
         (Path(tmp) / "evaluation.json").write_text(
             json.dumps(report.to_dict(), indent=2, default=str), encoding="utf-8"
         )
+        if report.examples is not None:
+            report.examples.to_parquet(Path(tmp) / "examples.parquet", index=False)
+        if report.timing:
+            mlflow.log_metrics({f"eval.timing.{k}": v for k, v in report.timing.items()})
         mlflow.log_artifacts(tmp, artifact_path="evaluation")
     return run_id
 
@@ -294,13 +362,14 @@ def _signal_rows(test: pd.DataFrame, scored: dict[str, dict[str, Any]], model: A
     ]
 
 
-def _gold_rows(corpus: pd.DataFrame, gold: pd.DataFrame, model: Any) -> list[BenchmarkRow]:
+def _gold_rows(corpus: pd.DataFrame, gold: pd.DataFrame, model: Any) -> tuple[list[BenchmarkRow], pd.DataFrame]:
     """Signals and resurgence on the gold *test* part (never used for training, thresholds or rules)."""
     test = gold[gold["part"] == "test"]
     frame = corpus[corpus["id"].isin(test["id"])]
     if frame.empty:
-        return []
+        return [], pd.DataFrame()
     scored = dict(zip(frame["id"], _score(model, frame, "gold test part"), strict=True))
+    examples = example_rows("gold test part", frame, scored, gold=test.drop_duplicates("id").set_index("id"))
     test = test[test["id"].map(lambda i: i in scored and "signals" in scored[i])]
     thresholds = model.pyfunc.unwrap_python_model().scorer.config.signal_thresholds
     per_label: dict[str, dict[str, float]] = {}
@@ -338,7 +407,7 @@ def _gold_rows(corpus: pd.DataFrame, gold: pd.DataFrame, model: Any) -> list[Ben
             len(test),
             {"precision": res["precision"], "recall": res["recall"], "ece": res["ece"]},
         ),
-    ]
+    ], examples
 
 
 def _sample_per_source(frame: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:

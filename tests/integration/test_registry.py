@@ -60,6 +60,32 @@ def test_evaluation_report_has_the_benchmark_rows(registered_tiny):
     assert "| task | data | metric |" in report.render_markdown()
 
 
+def test_evaluation_logs_examples_with_gold_beside_predictions(registered_tiny, tmp_path):
+    """The per-example table (what the comparison UI reads) is logged with the run and agrees with the rows."""
+    import json
+
+    import pandas as pd
+
+    report = registered_tiny["result"].report
+    assert report.timing["articles_per_s"] > 0
+    path = mlflow.artifacts.download_artifacts(
+        run_id=registered_tiny["result"].run_id, artifact_path="evaluation/examples.parquet", dst_path=str(tmp_path)
+    )
+    examples = pd.read_parquet(path)
+    assert len(examples) == len(report.examples)
+    assert {"BBC_News test", "corpus test split"} <= set(examples["example_set"])
+    bbc = examples[examples["example_set"] == "BBC_News test"]
+    row = next(r for r in report.rows if r.task.startswith("relevance (BBC"))
+    assert len(bbc) == row.n and bbc["gold_relevance"].isin([0.0, 1.0]).all()
+    assert bbc["relevance"].between(0, 1).all()
+    acled = examples[(examples["example_set"] == "corpus test split") & examples["gold_event_type"].notna()]
+    events = next(r for r in report.rows if r.task.startswith("ACLED sub-event"))
+    assert len(acled) == events.n
+    # Accuracy recomputed from the table equals the report's.
+    assert abs((acled["gold_event_type"] == acled["event_type"]).mean() - events.extra["accuracy"]) < 1e-9
+    assert all(isinstance(json.loads(s), dict) for s in examples["signals"])
+
+
 def test_promote_moves_champion_and_records_why(registered_tiny):
     from training.promotion import current_version, promote
 
