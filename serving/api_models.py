@@ -215,25 +215,37 @@ def parse_feedback(payload: Any) -> FeedbackRequest:
 
 
 class RegionSummary(BaseModel):
-    """One region in one time window (see ``serving.regions``)."""
+    """One region in one window: ``threatscore.region_index.RegionWindow`` (its docstring defines each field)."""
 
     country_code: str
+    country: str
     admin1: str | None
-    window_start: str
-    window_end: str
+    window: Literal["week", "month"]
+    start: str
+    end: str
+    complete: bool
     articles: int
     primary_articles: int
     signals: dict[str, int]
     fatalities: int
+    risk_index: float
     mean_risk: float
+    max_risk: float
+    level: str
+    smoothed_index: float
+    baseline: float | None
+    baseline_windows: int
+    surprise: float | None
+    trend: Literal["rising", "stable", "falling", "insufficient"]
 
 
 class RegionsResponse(BaseModel):
-    """The answer of ``GET /regions``."""
+    """The answer of ``GET /regions``: windows ending on or after ``since``, up to ``until`` (today, partial)."""
 
     since: str
     until: str
-    window_days: int
+    history_from: str
+    window: Literal["week", "month"]
     country: str | None
     regions: list[RegionSummary]
 

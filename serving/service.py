@@ -31,7 +31,7 @@ import datetime as dt
 import functools
 import logging
 import threading
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 import aiohttp
 import anyio
@@ -61,7 +61,7 @@ from serving.errors import ApiError, from_validation_error
 from serving.keys import KeyVerifier, Principal, Role
 from serving.middleware import BodyLimit, JsonErrors, PlainErrorsToJson, ReadyzDetail
 from serving.model_manager import ModelManager, NoModelError
-from serving.regions import RegionIndexFn, region_counts
+from serving.regions import history_start, regional_index
 from threatscore.schemas import Article
 from threatscore.settings import apply_offline_env, get_settings
 
@@ -81,7 +81,7 @@ DIRECT_MIN_ARTICLES = 32
 #: Tries of one model-service call when its connection drops.
 MODEL_CALL_ATTEMPTS = 3
 #: Oldest ``since`` accepted by ``GET /regions`` and most windows one answer may hold.
-REGIONS_MAX_WINDOWS = 2000
+REGIONS_MAX_WINDOWS = 600
 
 
 # ================================================================================================ model service
@@ -273,7 +273,6 @@ class Threatscore:
         self.engine = db.make_engine(self.settings.db_url)
         db.migrate(self.engine)
         self.keys = KeyVerifier(self.engine, self.settings.key_cache_seconds)
-        self.region_index: RegionIndexFn = region_counts
         is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if is_sqlite else None
         self._model_calls = 0  # model-service calls in flight from this worker (event-loop only)
@@ -433,7 +432,7 @@ class Threatscore:
 
     # -------------------------------------------------------------------------------------------- /regions
 
-    @api.get("/regions", response_model=RegionsResponse, responses=_ERRORS, summary="Regional counts over time")
+    @api.get("/regions", response_model=RegionsResponse, responses=_ERRORS, summary="Regional risk index and trend")
     async def regions(
         self,
         principal: ScoreKey,
@@ -442,36 +441,46 @@ class Threatscore:
         ] = None,
         since: Annotated[
             str | None,
-            Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="First day (YYYY-MM-DD); default 90 days ago"),
+            Query(
+                pattern=r"^\d{4}-\d{2}-\d{2}$",
+                description="Windows ending on or after this day (YYYY-MM-DD); default 180 days ago",
+            ),
         ] = None,
-        window: Annotated[int, Query(ge=1, le=366, description="Window length in days")] = 30,
+        window: Annotated[
+            Literal["week", "month"], Query(description="Calendar month, or ISO week (Monday to Sunday)")
+        ] = "month",
     ) -> JSONResponse:
-        """Per (country, admin1) and window: articles, signal counts, fatalities, mean risk."""
+        """Per (country, admin1) and window: articles, signals, fatalities, risk index, smoothed level and trend."""
         today = dt.datetime.now(dt.UTC).date()
         if since is None:
-            start = today - dt.timedelta(days=90)
+            start = today - dt.timedelta(days=180)
         else:
             try:
                 start = dt.date.fromisoformat(since)
             except ValueError:
                 raise ApiError(422, f"not a valid date: {since!r} (YYYY-MM-DD)", "since") from None
-        until = today + dt.timedelta(days=1)
-        if start >= until:
+        if start > today:
             raise ApiError(422, "since must not be in the future", "since")
-        if (until - start).days / window > REGIONS_MAX_WINDOWS:
+        if (today - start).days / (7 if window == "week" else 30.4) > REGIONS_MAX_WINDOWS:
             raise ApiError(
-                422, f"more than {REGIONS_MAX_WINDOWS} windows; use a later since or a longer window", "window"
+                422,
+                f"more than {REGIONS_MAX_WINDOWS} {window}s since {start}; use a later since or a month window",
+                "since",
             )
         code = country.upper() if country else None
+        fetch_from = history_start(start, window)
         rows = await anyio.to_thread.run_sync(
-            functools.partial(db.fetch_region_rows, self.engine, since=start, until=until, country=code)
+            functools.partial(
+                db.fetch_region_rows, self.engine, since=fetch_from, until=today + dt.timedelta(days=1), country=code
+            )
         )
-        windows = self.region_index(rows, since=start, until=until, window_days=window)
+        windows = regional_index(rows, window=window, since=start, now=today, country=code)
         return JSONResponse(
             {
                 "since": start.isoformat(),
-                "until": until.isoformat(),
-                "window_days": window,
+                "until": today.isoformat(),
+                "history_from": fetch_from.isoformat(),
+                "window": window,
                 "country": code,
                 "regions": [w.to_dict() for w in windows],
             }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from mlflow.tracking import MlflowClient
 
 from serving import db
@@ -76,25 +78,30 @@ def test_model_card_has_version_manifest_and_metrics(client, keys, registered_ti
     assert card["source"] == "registry" and card["store_tag"].startswith("threatscore:v")
 
 
-def test_regions_counts_what_was_stored(client, keys, seed_text):
+def test_regions_gives_the_index_of_what_was_stored(client, keys, seed_text):
     article = {"id": "regions-1", "text": seed_text, "published": "2022-01-29"}
     scored = client.post("/score", json={"articles": [article]}, headers=auth(keys["score"])).json()
     (assessment,) = scored["assessments"]
-    response = client.get("/regions?since=2022-01-01&window=31", headers=auth(keys["score"]))
+    response = client.get("/regions?since=2022-01-01&window=month", headers=auth(keys["score"]))
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["since"] == "2022-01-01" and body["window_days"] == 31
-    january = [r for r in body["regions"] if r["window_start"] == "2022-01-01"]
+    assert body["since"] == "2022-01-01" and body["window"] == "month" and body["history_from"] == "2021-01-01"
+    january = [r for r in body["regions"] if r["start"] == "2022-01-01"]
     for region in assessment["regions"]:
         match = [r for r in january if (r["country_code"], r["admin1"]) == (region["country_code"], region["admin1"])]
         assert len(match) == 1
-        assert match[0]["articles"] >= 1
+        assert match[0]["articles"] >= 1 and match[0]["risk_index"] >= region["risk"]["score"] - 1e-9
+        assert match[0]["trend"] in {"rising", "stable", "falling", "insufficient"}
         if region["primary"]:
             assert match[0]["fatalities"] >= assessment["severity"]["fatalities"]
     if assessment["regions"]:
         country = assessment["regions"][0]["country_code"]
-        only = client.get(f"/regions?country={country.lower()}&since=2022-01-01", headers=auth(keys["score"])).json()
+        only = client.get(
+            f"/regions?country={country.lower()}&since=2022-01-01&window=week", headers=auth(keys["score"])
+        ).json()
         assert only["country"] == country and {r["country_code"] for r in only["regions"]} == {country}
+        assert {r["window"] for r in only["regions"]} == {"week"}
+        assert dt.date.fromisoformat(only["regions"][0]["start"]).weekday() == 0
 
 
 def test_health_metrics_and_docs_need_no_key(client):

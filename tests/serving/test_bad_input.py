@@ -101,9 +101,9 @@ def test_a_chunked_body_over_the_limit_is_413(client, keys):
         ("since=2999-01-01", "since"),
         ("window=0", "window"),
         ("window=abc", "window"),
-        ("window=400", "window"),
+        ("window=day", "window"),
         ("country=LBY", "country"),
-        ("since=1900-01-01&window=1", "window"),
+        ("since=1900-01-01&window=week", "since"),
     ],
 )
 def test_bad_region_queries_name_the_field(client, keys, query, field):
