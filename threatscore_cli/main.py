@@ -88,26 +88,55 @@ def evaluate(
     models: Annotated[
         list[str] | None, typer.Argument(help="One or more model URIs; several are shown side by side.")
     ] = None,
+    task: Annotated[
+        str, typer.Option(help="benchmarks (DESIGN.md's table for each model) or places (primary-region accuracy).")
+    ] = "benchmarks",
     processed: Annotated[Path, typer.Option(help="Processed corpus folder.")] = Path("data/processed"),
     no_tasks: Annotated[bool, typer.Option("--no-tasks", help="Skip the per-task ConfliBERT benchmarks.")] = False,
+    split: Annotated[str, typer.Option(help="Corpus split for --task places.")] = "test",
+    limit: Annotated[
+        int | None, typer.Option(help="--task places: at most this many rows per source (default all).")
+    ] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Also write the Markdown here.")] = None,
 ) -> None:
     """Print DESIGN.md's benchmark table for each MODEL (default: the champion) and log it to the model's run."""
+    if task == "places":
+        text = _evaluate_places(processed, split, limit)
+    elif task == "benchmarks":
+        text = _evaluate_benchmarks(models or [DEFAULT_MODEL], processed, with_tasks=not no_tasks)
+    else:
+        raise _fail(f"unknown task {task!r}; choose benchmarks or places")
+    typer.echo(text)
+    if output:
+        output.write_text(text, encoding="utf-8")
+
+
+def _evaluate_benchmarks(models: list[str], processed: Path, *, with_tasks: bool) -> str:
     from threatscore.registry import configure_tracking
     from training.evaluate import evaluate_model, log_report_to_model_run, render_side_by_side
 
     configure_tracking(get_settings())
     reports = []
-    for uri in models or [DEFAULT_MODEL]:
-        report = evaluate_model(uri, processed, with_tasks=not no_tasks)
+    for uri in models:
+        report = evaluate_model(uri, processed, with_tasks=with_tasks)
         log_report_to_model_run(report)
         reports.append(report)
     text = "\n".join(r.render_markdown() for r in reports)
-    if len(reports) > 1:
-        text = render_side_by_side(reports) + "\n" + text
-    typer.echo(text)
-    if output:
-        output.write_text(text, encoding="utf-8")
+    return render_side_by_side(reports) + "\n" + text if len(reports) > 1 else text
+
+
+def _evaluate_places(processed: Path, split: str, limit: int | None) -> str:
+    """The place resolver is the same in every model (``threatscore.geo``): no model URI is needed."""
+    from training.evaluate_places import corpus_gold, evaluate_places
+
+    rows = corpus_gold(processed, split)
+    if rows.empty:
+        raise _fail(f"no {split!r} rows with gold locations in {processed}; run threatscore data build first")
+    report = evaluate_places(rows, limit)
+    report.title = f"Place resolution (primary region), corpus {split} split" + (
+        f", first {limit} rows per source" if limit else ""
+    )
+    return report.render()
 
 
 @app.command()

@@ -197,6 +197,20 @@ def evaluate_places(rows: pd.DataFrame, limit: int | None = None, top_confusions
     return PlacesReport(scores, confusions)
 
 
+def corpus_gold(processed_dir: Path, split: str = "test") -> pd.DataFrame:
+    """The processed corpus's rows of ``split`` that carry a gold location (``country_code``, maybe ``admin1``).
+
+    ACLED (country + admin-1 of each event), UCDP Syria (governorate), ISAF (province), SATP, RAND and
+    IndiaPoliceEvents (country). The test split is held out: the resolver's rules were tuned on the raw
+    extracts' even rows, which the corpus splits by time, not parity, so the test split is the cleaner check.
+    """
+    from training.corpus import load_corpus
+
+    corpus = load_corpus(processed_dir)
+    rows = corpus[(corpus["split"] == split) & corpus["country_code"].notna()]
+    return rows[["id", "source", "text", "country_code", "admin1"]].reset_index(drop=True)
+
+
 # -- gold rows from the raw extracts --------------------------------------------------------------------------
 def _country_codes() -> dict[str, str]:
     import pycountry
