@@ -147,6 +147,51 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class JobLockRow(Base):
+    """A named lock held by one running job (``retrain``): one row per held lock, deleted on release.
+
+    The holder refreshes ``heartbeat_at`` while it runs; a lock whose heartbeat is older than the job's stale
+    timeout may be taken over (the holder crashed without releasing it). Used by ``training.job_lock``.
+    """
+
+    __tablename__ = "job_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RetrainRunRow(Base):
+    """One retraining job run: what it read (the feedback watermark), what it decided and what it registered.
+
+    The newest run that completed (``kept`` or ``promoted``) marks where "feedback since the last run" starts.
+    """
+
+    __tablename__ = "retrain_runs"
+
+    id: Mapped[int] = mapped_column(_PK, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(64), unique=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: running | skipped | kept | promoted | failed
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    #: Highest feedback id the run's snapshot includes.
+    feedback_watermark: Mapped[int | None] = mapped_column(_PK)
+    feedback_total: Mapped[int | None] = mapped_column(Integer)
+    feedback_new: Mapped[int | None] = mapped_column(Integer)
+    drift_auc: Mapped[float | None] = mapped_column(Float)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    model_name: Mapped[str | None] = mapped_column(String(200))
+    challenger_version: Mapped[str | None] = mapped_column(String(64))
+    champion_before: Mapped[str | None] = mapped_column(String(64))
+    champion_after: Mapped[str | None] = mapped_column(String(64))
+    report_path: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+
+
 # --------------------------------------------------------------------------------------------- engine
 
 

@@ -138,3 +138,117 @@ def load_experiment(path: Path) -> BaselineExperiment | MiniLMExperiment:
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     return _EXPERIMENT.validate_python(raw)
+
+
+# --------------------------------------------------------------------------------------------- retraining
+
+
+class GateConfig(_Frozen):
+    """When a challenger may replace the champion (``training.gate``). Every check must hold."""
+
+    #: Macro F1 (binary F1 for one-label rows) may not drop by more than this on any gated benchmark row.
+    max_f1_drop: float = Field(0.01, ge=0.0, le=1.0)
+    #: The signal row's macro F1 must beat the champion's by more than this (0.0: strictly higher).
+    min_signal_f1_gain: float = Field(0.0, ge=-1.0, le=1.0)
+    #: Rows tried in order for the signal check; the first one both reports have is used.
+    signal_rows: tuple[str, ...] = (
+        "signals (gold test part)",
+        "signals (feedback holdout)",
+        "signals (source-implied labels)",
+    )
+    #: Calibration error (every ``ece``, ``mean_ece``, ``ece_pooled`` of a gated row) may not rise by more.
+    max_ece_increase: float = Field(0.0, ge=0.0, le=1.0)
+    #: p95 per-article latency may be at most this much slower (0.10: 10%).
+    max_latency_increase: float = Field(0.10, ge=0.0)
+    #: Rows with fewer examples are shown in the report but not gated (one item would swing them).
+    min_support: int = Field(20, ge=1)
+
+
+class DriftConfig(_Frozen):
+    """The domain-classifier drift check: recent scored articles vs the training data (``training.drift``)."""
+
+    enabled: bool = True
+    #: Articles the service scored in the last ``window_days`` days are "recent".
+    window_days: int = Field(30, ge=1)
+    #: Fewer recent articles than this: no verdict (reported, never drift).
+    min_articles: int = Field(50, ge=4)
+    #: At most this many recent articles (newest first) and as many training rows are compared.
+    max_articles: int = Field(2000, ge=4)
+    #: Cross-validated ROC AUC at or above this is drift (0.5: the two sets cannot be told apart).
+    auc_threshold: float = Field(0.8, gt=0.5, le=1.0)
+    folds: int = Field(5, ge=2, le=10)
+    seed: int = 13
+
+
+class PolicyConfig(_Frozen):
+    """Whether a run trains at all. A run with nothing to do exits 0 and says why."""
+
+    #: Train when at least this much feedback arrived since the last completed run (0: always train).
+    min_new_feedback: int = Field(25, ge=0)
+    #: Train when the drift check says the recent articles no longer look like the training data.
+    retrain_on_drift: bool = True
+
+
+class FeedbackConfig(_Frozen):
+    """How analysts' feedback joins the training data."""
+
+    #: Share of feedback items held out from training and scored as a benchmark. Assignment hashes the
+    #: article id with the seed, so an item stays on its side as feedback accumulates.
+    holdout_fraction: float = Field(0.2, ge=0.0, lt=1.0)
+    holdout_seed: int = 2026
+
+
+class LockConfig(_Frozen):
+    """The database lock that keeps retraining to one run at a time."""
+
+    #: A lock whose holder has not sent a heartbeat for this long is stale and may be taken over.
+    stale_after_minutes: float = Field(30.0, gt=0.0)
+    heartbeat_seconds: float = Field(60.0, gt=0.0)
+
+
+class RetrainEvaluationConfig(_Frozen):
+    """The frozen benchmark suite both models are scored on."""
+
+    #: Gold signal annotations (their test part is a benchmark); None or a missing file: no gold rows.
+    annotations: Path | None = Path("data/annotations/signals.jsonl")
+    #: ConfliBERT task rows refit the model *family* on each task, not the model under test, so they cannot
+    #: tell a challenger from a champion of the same family; off by default (and minutes of CPU).
+    with_tasks: bool = False
+    #: Articles timed one by one per model (interleaved) for the latency check.
+    latency_sample: int = Field(200, ge=10)
+    #: Each article is timed this many times per model; its fastest time counts (noise from other processes only
+    #: ever adds time).
+    latency_repeats: int = Field(3, ge=1)
+    seed: int = 13
+
+
+class RetrainConfig(_Frozen):
+    """``experiments/retrain.yaml``: the champion/challenger retraining job (``threatscore retrain``)."""
+
+    #: The experiment the challenger is trained with (its ``data.processed_dir`` is the base corpus).
+    experiment: Path
+    #: The service database (feedback, scored articles, the job lock); None: ``THREATSCORE_DB_URL`` or its default.
+    db_url: str | None = None
+    #: Snapshots and reports go to ``<output_dir>/<job id>/`` (and to the challenger's MLflow run).
+    output_dir: Path = Path("artifacts/retrain")
+    gate: GateConfig = GateConfig()
+    drift: DriftConfig = DriftConfig()
+    policy: PolicyConfig = PolicyConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
+    lock: LockConfig = LockConfig()
+    evaluation: RetrainEvaluationConfig = RetrainEvaluationConfig()
+
+
+def load_retrain_config(path: Path) -> RetrainConfig:
+    """Read and validate the retraining job's YAML (the experiment it names is validated too)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    config = RetrainConfig.model_validate(raw)
+    if not config.experiment.exists():
+        raise ValueError(f"{path}: experiment {config.experiment} does not exist")
+    load_experiment(config.experiment)
+    return config

@@ -259,6 +259,12 @@ def log_report_to_model_run(report: EvaluationReport) -> str | None:
     run_id = MlflowClient().get_model_version(ref.name, ref.version).run_id
     if not run_id:
         return None
+    log_report_to_run(report, run_id)
+    return run_id
+
+
+def log_report_to_run(report: EvaluationReport, run_id: str) -> None:
+    """Log the report's metrics, tables and timing to run ``run_id`` (e.g. a model not registered yet)."""
     with mlflow.start_run(run_id=run_id), tempfile.TemporaryDirectory() as tmp:
         mlflow.log_metrics(report.flat_metrics())
         (Path(tmp) / "evaluation.md").write_text(report.render_markdown(), encoding="utf-8")
@@ -270,7 +276,6 @@ def log_report_to_model_run(report: EvaluationReport) -> str | None:
         if report.timing:
             mlflow.log_metrics({f"eval.timing.{k}": v for k, v in report.timing.items()})
         mlflow.log_artifacts(tmp, artifact_path="evaluation")
-    return run_id
 
 
 def _score(model: Any, frame: pd.DataFrame, what: str) -> list[dict[str, Any]]:

@@ -3,6 +3,10 @@
 ``train(path)`` validates the experiment YAML, loads the corpus, fits, logs everything the run needs to be
 reproduced (the config file, the data manifest, per-head dev metrics, label counts), packages the pyfunc,
 registers it (alias ``challenger``; ``champion`` too when none exists) and evaluates it on the benchmarks.
+
+The steps are separate functions so the retraining job (``training.retrain``) can fit and log a challenger
+with ``fit_and_log`` on its own snapshot of the data, evaluate it, and register it only when everything else
+succeeded.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
 
 from threatscore.registry import configure_tracking
 from threatscore.settings import Settings
 from training.annotation import load_annotations
 from training.baseline import fit_baseline
-from training.config import MiniLMExperiment, load_experiment
+from training.config import BaselineExperiment, MiniLMExperiment, load_experiment
 from training.corpus import load_corpus
 from training.corpus.manifest import sha256_file
 from training.evaluate import EvaluationReport, evaluate_model, log_report_to_model_run
@@ -38,19 +44,60 @@ class TrainResult:
     report: EvaluationReport
 
 
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model fitted and logged in its own (finished) MLflow run, not registered."""
+
+    run_id: str
+    #: The logged model's URI (``models:/m-…``): loadable and registrable.
+    model_uri: str
+
+
 def train(config_path: Path, settings: Settings, *, evaluate: bool = True) -> TrainResult:
     """Run the experiment in ``config_path`` end to end."""
     config = load_experiment(config_path)
     configure_tracking(settings)
     corpus = load_corpus(config.data.processed_dir)
-    manifest_path = config.data.processed_dir / "manifest.json"
+    logged = fit_and_log(config, config_path, corpus, manifest_path=config.data.processed_dir / "manifest.json")
+    version = register(logged.model_uri, config.tracking.register_as, config.tracking.alias)
+    MlflowClient().set_tag(logged.run_id, "registered_version", version)
+    report = EvaluationReport(rows=[], model_uri=logged.model_uri)
+    if evaluate:
+        report = evaluate_model(f"models:/{config.tracking.register_as}/{version}", config.data.processed_dir)
+        log_report_to_model_run(report)
+    return TrainResult(logged.run_id, logged.model_uri, version, report)
+
+
+def fit_and_log(
+    config: BaselineExperiment | MiniLMExperiment,
+    config_path: Path,
+    corpus: pd.DataFrame,
+    *,
+    manifest_path: Path | None = None,
+    artifacts: dict[str, Path] | None = None,
+    tags: dict[str, str] | None = None,
+) -> LoggedModel:
+    """Fit ``config`` on ``corpus`` and log the run (config, data manifest, metrics, the pyfunc); no registration.
+
+    ``manifest_path`` describes the data (its sha256 becomes the run's ``data.manifest_sha256`` tag and the
+    file ships inside the model); ``artifacts`` are extra files or folders logged with the run under the given
+    artifact path; ``tags`` are set on the run before fitting, so a failed fit is still findable.
+    """
     mlflow.set_experiment(config.tracking.experiment)
+    manifest = manifest_path if manifest_path is not None and manifest_path.exists() else None
     with mlflow.start_run(run_name=config.name) as run:
+        if tags:
+            mlflow.set_tags(tags)
         mlflow.log_params(_flatten(config.model_dump(mode="json")))
         mlflow.log_artifact(str(config_path), artifact_path="config")
-        if manifest_path.exists():
-            mlflow.log_artifact(str(manifest_path), artifact_path="data")
-            mlflow.set_tag("data.manifest_sha256", sha256_file(manifest_path))
+        if manifest is not None:
+            mlflow.log_artifact(str(manifest), artifact_path="data")
+            mlflow.set_tag("data.manifest_sha256", sha256_file(manifest))
+        for artifact_path, local in (artifacts or {}).items():
+            if local.is_dir():
+                mlflow.log_artifacts(str(local), artifact_path=artifact_path)
+            else:
+                mlflow.log_artifact(str(local), artifact_path=artifact_path)
         started = time.perf_counter()
         if isinstance(config, MiniLMExperiment):
             gold = load_annotations(config.data.annotations) if config.data.annotations.exists() else None
@@ -65,17 +112,10 @@ def train(config_path: Path, settings: Settings, *, evaluate: bool = True) -> Tr
         mlflow.log_metrics({k: float(v) for k, v in fit.label_counts.items()})
         mlflow.set_tag("heads", str(fit.heads.describe()))
         extras = {"experiment_config": config_path}
-        if manifest_path.exists():
-            extras["data_manifest"] = manifest_path
+        if manifest is not None:
+            extras["data_manifest"] = manifest
         info = log_threatscore_model(fit.heads, fit.scorer_config, extra_artifacts=extras)
-        version = register(info.model_uri, config.tracking.register_as, config.tracking.alias)
-        mlflow.set_tag("registered_version", version)
-        run_id = run.info.run_id
-    report = EvaluationReport(rows=[], model_uri=info.model_uri)
-    if evaluate:
-        report = evaluate_model(f"models:/{config.tracking.register_as}/{version}", config.data.processed_dir)
-        log_report_to_model_run(report)
-    return TrainResult(run_id, info.model_uri, version, report)
+        return LoggedModel(run.info.run_id, str(info.model_uri))
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, str]:

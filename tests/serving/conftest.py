@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.pg import PostgresUnavailableError, create_pg_database, free_port, postgres_cluster
+
+__all__ = ["auth", "create_pg_database", "free_port", "patched_env", "running_service"]
 
 #: Environment every in-process service of these tests starts with (poll off: tests reload explicitly).
 BASE_ENV = {"THREATSCORE_POLL_SECONDS": "0", "THREATSCORE_KEY_CACHE_SECONDS": "0"}
@@ -129,82 +127,16 @@ def auth(key: str) -> dict[str, str]:
 # ------------------------------------------------------------------------------------------------ PostgreSQL
 
 
-def _pg_bin() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if found:
-        return found[-1].parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 (initdb + pg_ctl; as the postgres user when run as root).
-
-    Yields the server URL without a database name. Skipped only when the PostgreSQL binaries are absent.
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (``tests.pg``: initdb + pg_ctl; as the postgres user when run
+    as root). Yields the server URL without a database name. Skipped only when the PostgreSQL binaries are absent.
     """
-    bin_dir = _pg_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
-    as_root = os.geteuid() == 0
-    prefix: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="threatscore-pg-"))
-    data = root / "data"
-    if as_root:
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL as the postgres user")
-        shutil.chown(root, user="postgres", group="postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
-    subprocess.run(
-        [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "-N"],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    options = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    subprocess.run(
-        [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-            capture_output=True,
-            env=env,
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def create_pg_database(server_url: str) -> str:
-    """A fresh, empty database on the throwaway server; returns its URL."""
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with psycopg.connect(f"{plain}/postgres", autocommit=True) as connection:
-                connection.execute(f'CREATE DATABASE "{name}"')
-            break
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-    return f"{server_url}/{name}"
+        with postgres_cluster() as url:
+            yield url
+    except PostgresUnavailableError as exc:  # raised before the cluster starts, never around a test
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -51,7 +51,7 @@ def test_migrations_create_the_schema_and_are_rerunnable(engine):
     tables = set(inspect(engine).get_table_names())
     assert {"articles", "assessments", "assessment_regions", "feedback", "api_keys", "alembic_version"} <= tables
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001_initial"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002_retrain_jobs"
 
 
 def test_storing_is_idempotent_on_article_content_and_model_version(engine, scored):
