@@ -178,19 +178,39 @@ def score(
 
 @app.command()
 def promote(
-    version: Annotated[str, typer.Option("--version", help="The registered version to make champion.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (recorded on the version).")],
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version", help="The registered version to make champion (with --force, default: the challenger)."
+        ),
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded on the version's tags and logged).")] = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even a version the retraining gate rejected.")
+    ] = False,
 ) -> None:
-    """Point models:/threatscore@champion at VERSION (also how to roll back), recording who and why."""
+    """Point models:/threatscore@champion at VERSION, recording who and why; rolling back is `promote --version N`.
+    A version the retraining gate rejected moves only with --force (the reason is logged)."""
     from threatscore.registry import configure_tracking
+    from training.promotion import current_version
     from training.promotion import promote as run_promotion
 
     settings = get_settings()
     configure_tracking(settings)
+    name = settings.model_name
+    if not reason.strip():
+        raise _fail("give a --reason (it is recorded on the version)")
+    if version is None:
+        if not force:
+            raise _fail("give --version N (or --force --reason ... to promote the current challenger)")
+        version = current_version(name, "challenger")
+        if version is None:
+            raise _fail(f"{name} has no challenger to promote")
     try:
-        done = run_promotion(settings.model_name, version, reason)
-    except Exception as exc:  # unknown version, empty reason, registry down: one clear line
-        raise _fail(f"cannot promote {settings.model_name} version {version}: {exc}") from exc
+        done = run_promotion(name, version, reason, force=force)
+    except Exception as exc:  # gate rejected, unknown version, registry down: one clear line
+        hint = "; promote it anyway with --force --reason ..." if "retraining gate" in str(exc) else ""
+        raise _fail(f"cannot promote {name} version {version}: {exc}{hint}") from exc
     typer.echo(f"{done.name}@champion: {done.previous or 'none'} -> {done.version} ({done.reason})")
 
 
@@ -226,3 +246,15 @@ app.command()(serve)
 from threatscore_cli.backtest import backtest  # noqa: E402
 
 app.command()(backtest)
+
+from threatscore_cli.ui import ui  # noqa: E402
+
+app.command()(ui)
+
+from threatscore_cli.retrain import retrain  # noqa: E402
+
+app.command()(retrain)
+
+from threatscore_cli.score_batch import score_batch  # noqa: E402
+
+app.command("score-batch")(score_batch)

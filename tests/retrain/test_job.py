@@ -68,7 +68,7 @@ def test_gate_fail_keeps_the_champion_and_sets_challenger(setup, logged_models):
     assert report_json["status"] == "kept" and not report_json["gate"]["passed"]
     assert list_runs(setup.engine())[-1]["status"] == "kept"
     # ... and the version the gate rejected needs --force to become champion.
-    refused = setup.cli("promote", "--version", new)
+    refused = setup.cli("promote", "--version", new, "--reason", "looks fine to me")
     assert refused.exit_code == EXIT_CONFIG and "failed the retraining gate" in refused.stderr
     assert setup.alias("champion") == champion
 
@@ -223,7 +223,7 @@ def test_promote_force_logs_its_reason_and_promote_version_rolls_back(setup, log
     no_reason = setup.cli("promote", "--force")
     assert no_reason.exit_code == EXIT_CONFIG and "--reason" in no_reason.stderr
     reason = "analyst review: better on the Sahel desk's articles"
-    with caplog.at_level(logging.WARNING, logger="threatscore"):
+    with caplog.at_level(logging.WARNING, logger="training.promotion"):
         forced = setup.cli("promote", "--force", "--reason", reason)  # no --version: the challenger
     assert forced.exit_code == 0, forced.output
     assert setup.alias("champion") == rejected
@@ -231,7 +231,7 @@ def test_promote_force_logs_its_reason_and_promote_version_rolls_back(setup, log
     tags = MlflowClient().get_model_version(setup.name, rejected).tags
     assert tags["promotion_forced"] == "true" and tags["promotion_reason"] == reason
 
-    back = setup.cli("promote", "--version", first)
+    back = setup.cli("promote", "--version", first, "--reason", "roll back")
     assert back.exit_code == 0, back.output
     assert setup.alias("champion") == first
     tags = MlflowClient().get_model_version(setup.name, first).tags
