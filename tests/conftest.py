@@ -112,6 +112,10 @@ def mlflow_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     configure_tracking(settings)
     import mlflow
 
+    # Artifacts stay in tmp: without an explicit location they would go to ./mlruns, beside the real registry's.
+    # ("threatscore" is the experiment the training configs log to.)
+    for name in ("tests", "threatscore"):
+        mlflow.create_experiment(name, artifact_location=(root / "artifacts" / name).as_uri())
     mlflow.set_experiment("tests")
     # Artifacts go to the experiment's default location next to the database; keep them inside tmp.
     return settings

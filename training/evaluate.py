@@ -24,6 +24,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from tqdm import tqdm
 
 from threatscore.encoder_heads import EncoderHeads
+from threatscore.region_index import signal_present
 from threatscore.registry import load_model, resolve
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
 from training.annotation import ANNOTATIONS, load_annotations
@@ -206,7 +207,9 @@ def example_rows(
                 "event_type_probability": max(events.values()) if events else None,
                 "severity": (a.get("severity") or {}).get("level"),
                 "signals": json.dumps({n: s["probability"] for n, s in signals.items()}),
-                "signals_present": json.dumps([n for n, s in signals.items() if s.get("present")]),
+                "signals_present": json.dumps(
+                    [n for n, s in signals.items() if signal_present(s["probability"], s.get("evidence") or [])]
+                ),
                 "resurgence": (a.get("resurgence") or {}).get("score"),
                 "primary_region": json.dumps(primary) if primary else None,
             }

@@ -84,6 +84,8 @@ def test_evaluation_logs_examples_with_gold_beside_predictions(registered_tiny, 
     # Accuracy recomputed from the table equals the report's.
     assert abs((acled["gold_event_type"] == acled["event_type"]).mean() - events.extra["accuracy"]) < 1e-9
     assert all(isinstance(json.loads(s), dict) for s in examples["signals"])
+    # "present" is the model's own decision, the one the region index counts: at least one example has some.
+    assert any(json.loads(s) for s in examples["signals_present"])
 
 
 def test_promote_moves_champion_and_records_why(registered_tiny):

@@ -1,0 +1,1 @@
+"""Archive scoring: score-batch on the local engine and on Spark."""
