@@ -9,6 +9,7 @@ RAW ?= ../shared/data/raw
 SEED_ARTICLE ?= ../shared/examples/seed-article.txt
 PYTEST_ARGS ?=
 PORT ?= 3000
+BENCH_ARGS ?=
 
 # Offline by design, for every command the project runs.
 export HF_HUB_OFFLINE := 1
@@ -17,7 +18,7 @@ export BENTOML_DO_NOT_TRACK := true
 # pip finds the local CPU build of torch here when it is needed (never a CUDA build).
 export PIP_FIND_LINKS := $(or $(PIP_FIND_LINKS),$(wildcard /opt/wheels))
 
-.PHONY: setup data champion serve test lint typecheck lock clean
+.PHONY: setup data champion serve test lint typecheck lock clean bench
 
 setup: $(VENV)/.installed
 
@@ -45,6 +46,12 @@ serve: champion
 
 test: setup
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+# Scoring benchmark (~15 min on 2 cores; run it on a quiet machine): served model vs fp32 torch vs a naive
+# transformers pipeline -> benchmarks/RESULTS.md ("Scoring performance") and benchmarks/results/bench.json.
+# BENCH_ARGS="--model models:/threatscore/4 --checkpoint-run RUN_ID" picks the model; "--quick" is a smoke run.
+bench: setup
+	$(BIN)/python -m benchmarks.harness $(BENCH_ARGS)
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy threatscore training serving threatscore_cli

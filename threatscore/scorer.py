@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from threatscore import geo
-from threatscore.fatalities import find_fatalities
+from threatscore.fatalities import FatalityMention, find_fatalities
 from threatscore.heads import FloatArray, HeadOutputs, TextHeads
 from threatscore.language import SUPPORTED_LANGUAGES, UNDETERMINED, detect_language
 from threatscore.risk import growth_score, region_risk
@@ -59,6 +59,17 @@ class _Prepared:
     chunks: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """What an article's pooled head outputs and its text say, before evidence is chosen."""
+
+    outputs: HeadOutputs
+    fatality_mentions: list[FatalityMention]
+    fatalities: int | None
+    severity_probs: dict[str, float]
+    signal_probs: dict[str, float]
+
+
 class Scorer:
     """Scores articles with one model's heads. Thread-safe for concurrent ``score`` calls (no shared state)."""
 
@@ -67,19 +78,21 @@ class Scorer:
         self.config = config
 
     def score(self, articles: Sequence[Article], model: ModelInfo | None = None) -> list[Assessment]:
-        """Assess each article, in order. All model calls for the batch are made together."""
+        """Assess each article, in order. The model is called twice per batch, whatever its size: once for
+        every chunk of every article, once for the sentences of the articles that need evidence."""
         model = model or ModelInfo(name=self.config.name)
         prepared = [self._prepare(a) for a in articles]
         flat = [chunk for p in prepared for chunk in p.chunks]
         outputs = self.heads.predict(flat) if flat else None
-        assessments = []
+        readings = []
         offset = 0
         for p in prepared:
             rows = slice(offset, offset + len(p.chunks))
             offset += len(p.chunks)
             assert outputs is not None
-            assessments.append(self._assess(p, _pool(outputs, rows), model))
-        return assessments
+            readings.append(self._read(p, _pool(outputs, rows)))
+        evidence = self._evidence(prepared, readings)
+        return [self._assess(p, r, e, model) for p, r, e in zip(prepared, readings, evidence, strict=True)]
 
     def _prepare(self, article: Article) -> _Prepared:
         document = prepare(article.text)
@@ -94,16 +107,21 @@ class Scorer:
         chunks = [model_input(piece, article.title) for piece in pieces if piece.strip()]
         return _Prepared(article, document, spans, chunks or [model_input(document.text, article.title)])
 
-    def _assess(self, p: _Prepared, out: HeadOutputs, model: ModelInfo) -> Assessment:
-        text = p.document.text
-        relevance = float(out.relevance[0])
-        fatality_mentions = find_fatalities(text)
+    def _read(self, p: _Prepared, out: HeadOutputs) -> _Reading:
+        """The article-level numbers from its pooled head outputs and the fatality counts in its text."""
+        fatality_mentions = find_fatalities(p.document.text)
         fatalities = sum({m.count for m in fatality_mentions}) if fatality_mentions else None
         severity_probs = self._severity(out.severity[0], fatalities)
         signal_probs = {name: float(out.signals[0, j]) for j, name in enumerate(SIGNALS)}
         # mass_casualty *is* "10 or more killed", i.e. the high severity level: one number, never two opinions.
         signal_probs["mass_casualty"] = severity_probs["high"]
-        evidence = self._evidence(p, signal_probs, fatality_mentions)
+        return _Reading(out, fatality_mentions, fatalities, severity_probs, signal_probs)
+
+    def _assess(self, p: _Prepared, r: _Reading, evidence: dict[str, list[str]], model: ModelInfo) -> Assessment:
+        text = p.document.text
+        out = r.outputs
+        relevance = float(out.relevance[0])
+        signal_probs, severity_probs = r.signal_probs, r.severity_probs
         resurgence = float(out.resurgence[0]) if out.resurgence is not None else growth_score(signal_probs, relevance)
         language = detect_language(text)
         return Assessment(
@@ -117,7 +135,7 @@ class Scorer:
             event_types={name: _round(float(out.event_types[0, j])) for j, name in enumerate(EVENT_TYPES)},
             severity=Severity(
                 level=max(severity_probs, key=lambda k: severity_probs[k]),
-                fatalities=fatalities,
+                fatalities=r.fatalities,
                 probabilities={k: _round(v) for k, v in severity_probs.items()},
             ),
             regions=_regions(p, relevance, severity_probs, resurgence),
@@ -136,32 +154,42 @@ class Scorer:
         probs = probs / probs.sum()
         return {level: float(probs[i]) for i, level in enumerate(SEVERITY_LEVELS)}
 
-    def _evidence(self, p: _Prepared, probs: dict[str, float], fatality_mentions: list) -> dict[str, list[str]]:
-        """Up to three verbatim sentences per signal over its threshold: the sentences that score highest
-        for that signal on their own."""
-        present = [n for n in SIGNALS if probs[n] >= self.config.signal_thresholds[n]]
-        if not present or not p.sentences:
-            return {}
-        text = p.document.text
-        quotes = [s.of(text) for s in p.sentences]
-        evidence: dict[str, list[str]] = {}
-        if "mass_casualty" in present:
-            # The sentences that carry the death counts are the evidence for mass casualties.
-            starts = [s.start for s in p.sentences]
-            chosen = sorted(fatality_mentions, key=lambda m: -m.count)
-            idx = [int(np.searchsorted(starts, m.span.start, side="right")) - 1 for m in chosen]
-            evidence["mass_casualty"] = list(dict.fromkeys(quotes[i] for i in idx if i >= 0))[:MAX_EVIDENCE]
-        learned = [n for n in present if n != "mass_casualty"]
-        if learned:
-            sentence_probs = self.heads.predict_signals([normalize(q) for q in quotes])
+    def _evidence(self, prepared: Sequence[_Prepared], readings: Sequence[_Reading]) -> list[dict[str, list[str]]]:
+        """Per article, up to three verbatim sentences per signal over its threshold: the sentences that score
+        highest for that signal on their own. The sentences of all articles go to the model in one call, so
+        they are batched (and length-sorted) together instead of one small batch per article."""
+        evidence: list[dict[str, list[str]]] = [{} for _ in prepared]
+        pending: list[tuple[int, list[str], list[str]]] = []  # (article, its quotes, learned signals present)
+        for k, (p, r) in enumerate(zip(prepared, readings, strict=True)):
+            present = [n for n in SIGNALS if r.signal_probs[n] >= self.config.signal_thresholds[n]]
+            if not present or not p.sentences:
+                continue
+            text = p.document.text
+            quotes = [s.of(text) for s in p.sentences]
+            if "mass_casualty" in present:
+                # The sentences that carry the death counts are the evidence for mass casualties.
+                starts = [s.start for s in p.sentences]
+                chosen = sorted(r.fatality_mentions, key=lambda m: -m.count)
+                idx = [int(np.searchsorted(starts, m.span.start, side="right")) - 1 for m in chosen]
+                evidence[k]["mass_casualty"] = list(dict.fromkeys(quotes[i] for i in idx if i >= 0))[:MAX_EVIDENCE]
+            learned = [n for n in present if n != "mass_casualty"]
+            if learned:
+                pending.append((k, quotes, learned))
+        if not pending:
+            return evidence
+        sentence_probs = self.heads.predict_signals([normalize(q) for _, quotes, _ in pending for q in quotes])
+        offset = 0
+        for k, quotes, learned in pending:
+            probs = sentence_probs[offset : offset + len(quotes)]
+            offset += len(quotes)
             for name in learned:
-                column = sentence_probs[:, SIGNALS.index(name)]
+                column = probs[:, SIGNALS.index(name)]
                 order = np.argsort(-column, kind="stable")
                 # Quote sentences that carry the signal themselves; the best one always, as the reason.
                 keep = [
                     int(i) for i in order[:MAX_EVIDENCE] if column[i] >= 0.5 * column[order[0]] and column[i] > 0.05
                 ]
-                evidence[name] = [quotes[i] for i in sorted(keep or [int(order[0])])]
+                evidence[k][name] = [quotes[i] for i in sorted(keep or [int(order[0])])]
         return evidence
 
 

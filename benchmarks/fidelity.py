@@ -1,0 +1,116 @@
+"""How closely the served (int8 ONNX) model follows the fp32 torch weights it was exported from.
+
+``python -m benchmarks.fidelity --model models:/threatscore/4`` scores the benchmark's synthetic articles (and the
+seed article when ``../shared/examples/seed-article.txt`` exists) with the served pyfunc's scorer and with the same
+scorer over the run's fp32 ``torch_checkpoint/``, and reports probability differences and how many signal
+decisions, evidence lists and severity levels agree. It also scores every article alone, because dynamic int8
+quantisation reads its range off the whole batch: an article's scores may depend on what else is in the request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.articles import make_articles
+
+SEED_ARTICLE = Path(__file__).resolve().parent.parent.parent / "shared" / "examples" / "seed-article.txt"
+
+
+def compare(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], thresholds: dict[str, float]) -> dict[str, Any]:
+    """Differences between two lists of assessments of the same articles."""
+    diffs: list[float] = []
+    agree = total = same_evidence = with_evidence = same_severity = 0
+    for x, y in zip(a, b, strict=True):
+        diffs.append(abs(x["relevance"] - y["relevance"]))
+        diffs += [abs(x["event_types"][k] - y["event_types"][k]) for k in x["event_types"]]
+        for name, signal in x["signals"].items():
+            other = y["signals"][name]
+            diffs.append(abs(signal["probability"] - other["probability"]))
+            total += 1
+            agree += (signal["probability"] >= thresholds[name]) == (other["probability"] >= thresholds[name])
+            if signal["evidence"] or other["evidence"]:
+                with_evidence += 1
+                same_evidence += signal["evidence"] == other["evidence"]
+        same_severity += x["severity"]["level"] == y["severity"]["level"]
+    d = np.array(diffs)
+    return {
+        "mean_abs_diff": float(d.mean()),
+        "p99_abs_diff": float(np.quantile(d, 0.99)),
+        "max_abs_diff": float(d.max()),
+        "signal_decisions_agree": agree,
+        "signal_decisions": total,
+        "same_evidence": same_evidence,
+        "signals_with_evidence": with_evidence,
+        "severity_agrees": same_severity,
+        "articles": len(a),
+    }
+
+
+def describe(result: dict[str, Any]) -> str:
+    """One line of a comparison."""
+    return (
+        f"mean |Δp| {result['mean_abs_diff']:.4f}, p99 {result['p99_abs_diff']:.4f}, max {result['max_abs_diff']:.4f}; "
+        f"signal decisions agree {result['signal_decisions_agree']}/{result['signal_decisions']}; "
+        f"same evidence {result['same_evidence']}/{result['signals_with_evidence']}; "
+        f"severity level agrees {result['severity_agrees']}/{result['articles']}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fidelity", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="models:/threatscore@champion")
+    parser.add_argument("--checkpoint-run", default=None, help="default: the model version's own run")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    args = parser.parse_args(argv)
+
+    from benchmarks.cases import CHECKPOINT_SOURCE_RUN, Checkpoint, build_torch_fp32
+    from benchmarks.harness import resolve_setup
+    from threatscore.registry import configure_tracking, load_model
+    from threatscore.schemas import Article
+    from threatscore.settings import apply_offline_env, get_settings
+
+    apply_offline_env()
+    configure_tracking(get_settings())
+    records = make_articles("short", 40, 21) + make_articles("medium", 12, 21) + make_articles("long", 2, 21)
+    if SEED_ARTICLE.exists():
+        records.append({"id": "seed", "text": SEED_ARTICLE.read_text(encoding="utf-8"), "published": "2022-01-29"})
+    articles = [Article(**r) for r in records]
+    with tempfile.TemporaryDirectory(prefix="threatscore-fidelity-") as tmp:
+        setup = resolve_setup(args.model, args.checkpoint_run, Path(tmp))
+        if setup["checkpoint"]["source"] != CHECKPOINT_SOURCE_RUN:
+            print(f"{args.model}: its run has no torch_checkpoint/; give --checkpoint-run", file=sys.stderr)  # noqa: T201
+            return 2
+        served = load_model(setup["model"]["pinned_uri"]).pyfunc.unwrap_python_model().scorer
+        checkpoint = Checkpoint(CHECKPOINT_SOURCE_RUN, Path(str(setup["checkpoint"]["path"])), args.checkpoint_run)
+        case = build_torch_fp32(checkpoint, served)
+        assert case.info is not None
+        fp32 = case.info["scorer"]
+        reference = [a.model_dump(mode="json") for a in fp32.score(articles)]
+    batch = [a.model_dump(mode="json") for a in served.score(articles)]
+    alone = [served.score([a])[0].model_dump(mode="json") for a in articles]
+    thresholds = dict(served.config.signal_thresholds)
+    out = {
+        "model": setup["model"],
+        "checkpoint_run": setup["checkpoint"]["run_id"],
+        "served_vs_fp32": compare(batch, reference, thresholds),
+        "alone_vs_batch": compare(alone, batch, thresholds),
+    }
+    print(f"{len(articles)} articles; {args.model} (version {setup['model']['version']})")  # noqa: T201
+    print("served int8, in one batch, vs fp32 torch: " + describe(out["served_vs_fp32"]))  # noqa: T201
+    print("served int8, each article alone vs in the batch: " + describe(out["alone_vs_batch"]))  # noqa: T201
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

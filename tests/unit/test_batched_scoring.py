@@ -1,0 +1,209 @@
+"""The scoring path's speed changes keep its outputs: evidence sentences of all articles in one model call,
+and length-sorted batches that are padded to their own longest text only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from threatscore.encoder_heads import EncoderHeads, available_cpus, unfuse_skip_layer_norm
+from threatscore.schemas import Article
+from threatscore.scorer import Scorer
+
+
+class CountingHeads:
+    """Real heads, with the number of texts and calls each method received."""
+
+    def __init__(self, heads: Any) -> None:
+        self.inner = heads
+        self.max_words = heads.max_words
+        self.calls: dict[str, list[int]] = {"predict": [], "predict_signals": []}
+
+    def predict(self, texts):
+        self.calls["predict"].append(len(texts))
+        return self.inner.predict(texts)
+
+    def predict_signals(self, texts):
+        self.calls["predict_signals"].append(len(texts))
+        return self.inner.predict_signals(texts)
+
+    def describe(self):
+        return self.inner.describe()
+
+
+def _articles(seed_text: str) -> list[Article]:
+    return [
+        Article(id="seed", text=seed_text, title="ISIS attacks army patrol near Qatrun", published="2022-01-29"),
+        Article(id="sport", text="The striker scored twice as the club won the cup final on Saturday."),
+        Article(id="claim", text="The group claimed responsibility for the attack. Gunmen killed 12 soldiers."),
+        Article(id="prison", text="Militants stormed the prison in Hasakah and freed dozens of inmates."),
+    ]
+
+
+def test_a_batch_gives_each_article_what_it_gets_alone(tiny_scorer, seed_text):
+    articles = _articles(seed_text)
+    together = [a.model_dump() for a in tiny_scorer.score(articles)]
+    alone = [tiny_scorer.score([a])[0].model_dump() for a in articles]
+    assert together == alone
+    assert any(s["evidence"] for s in together[0]["signals"].values())  # evidence was chosen at all
+
+
+def test_evidence_sentences_of_all_articles_go_to_the_model_in_one_call(tiny_scorer, seed_text):
+    counting = CountingHeads(tiny_scorer.heads)
+    scorer = Scorer(counting, tiny_scorer.config)
+    articles = _articles(seed_text)
+    scored = scorer.score(articles)
+    assert len(counting.calls["predict"]) == 1
+    assert len(counting.calls["predict_signals"]) == 1  # was one call per article with evidence
+    assert counting.calls["predict_signals"][0] > len(articles)  # the sentences of several articles
+    assert [a.model_dump() for a in scored] == [a.model_dump() for a in tiny_scorer.score(articles)]
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(tiny_bert_dir, tmp_path_factory):
+    """fp32 and int8 ONNX graphs of a tiny random five-head encoder, and a tokenizer JSON that pads (as the
+    all-MiniLM-L6-v2 tokenizer saved by transformers does)."""
+    from transformers import AutoTokenizer
+
+    from training.minilm import _torch_model, export_onnx
+
+    model, torch = _torch_model(tiny_bert_dir, trainable_layers=0)
+    torch.manual_seed(0)
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_bert_dir))
+    out = tmp_path_factory.mktemp("tiny-onnx")
+    fp32, int8 = export_onnx(model, tokenizer, out, quantize=True)
+    # After the export: calling the HF tokenizer resets its backend's padding.
+    backend = tokenizer.backend_tokenizer
+    backend.enable_padding(pad_id=0, pad_token="[PAD]")
+    assert backend.padding is not None
+    return fp32.read_bytes(), int8.read_bytes(), backend.to_str()
+
+
+TEXTS = [
+    "gunmen attacked the patrol",
+    "the army said it killed militants near the border after the attack on the patrol and the base",
+    "the group claimed the attack",
+    "militants overran the town and the army withdrew from the base near the border after the attack",
+    "killing",
+]
+
+
+def _shapes(heads: EncoderHeads, texts: list[str]) -> list[tuple[int, int]]:
+    """(rows, width) of every batch the encoder ran on for ``texts``."""
+    shapes: list[tuple[int, int]] = []
+    run = heads._run_batch
+
+    def recording(ids: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+        shapes.append(ids.shape)
+        return run(ids, mask)
+
+    heads._ensure_loaded()
+    heads._run_batch = recording  # type: ignore[method-assign]
+    heads.logits(texts)
+    return shapes
+
+
+def _widths(heads: EncoderHeads, texts: list[str]) -> list[int]:
+    return [width for _, width in _shapes(heads, texts)]
+
+
+def test_batches_are_padded_to_their_own_longest_text(tiny_onnx):
+    fp32, _, tokenizer_json = tiny_onnx
+    heads = EncoderHeads(fp32, tokenizer_json, max_length=64, max_words=40, batch_size=2)
+    heads._ensure_loaded()
+    assert heads._tokenizer.padding is None  # the saved tokenizer's padding is switched off
+    lengths = sorted(len(heads._tokenizer.encode(t).ids) for t in TEXTS)
+    # length-sorted batches of two: each as wide as its longer text, not as the longest text of the call
+    assert _widths(heads, TEXTS) == [lengths[1], lengths[3], lengths[4]]
+
+
+def test_batches_stay_within_the_token_budget(tiny_onnx):
+    fp32, _, tokenizer_json = tiny_onnx
+    heads = EncoderHeads(fp32, tokenizer_json, max_length=64, max_words=40, batch_size=32, max_batch_tokens=12)
+    heads._ensure_loaded()
+    longest = max(len(heads._tokenizer.encode(t).ids) for t in TEXTS)
+    assert longest > 12  # the budget is smaller than the longest text
+    shapes = _shapes(heads, TEXTS * 3)
+    assert sum(rows for rows, _ in shapes) == len(TEXTS) * 3  # every text scored once
+    # rows x width within the budget, except a text longer than the budget, which goes alone
+    assert all(rows * width <= 12 or rows == 1 for rows, width in shapes)
+    assert (1, longest) in shapes and len(shapes) > 3
+    unbounded = EncoderHeads(fp32, tokenizer_json, max_length=64, max_words=40, batch_size=32, max_batch_tokens=10**6)
+    assert _shapes(unbounded, TEXTS * 3) == [(len(TEXTS) * 3, longest)]
+    np.testing.assert_allclose(  # fp32: the batching does not change the scores
+        heads.logits(TEXTS)["signals"], unbounded.logits(TEXTS)["signals"], rtol=1e-4, atol=1e-5
+    )
+
+
+def test_heads_pickled_before_the_token_budget_get_the_default(tiny_onnx):
+    import pickle
+
+    from threatscore.encoder_heads import DEFAULT_BATCH_TOKENS
+
+    fp32, _, tokenizer_json = tiny_onnx
+    heads = EncoderHeads(fp32, tokenizer_json, max_length=64, max_words=40)
+    state = heads.__getstate__()
+    del state["max_batch_tokens"]
+    old = EncoderHeads.__new__(EncoderHeads)
+    old.__setstate__(state)
+    assert old.max_batch_tokens == DEFAULT_BATCH_TOKENS
+    assert pickle.loads(pickle.dumps(heads)).logits(TEXTS)["signals"].shape == (len(TEXTS), 10)
+
+
+def test_int8_scores_of_a_text_do_not_depend_on_longer_texts_in_the_call(tiny_onnx):
+    """Dynamic int8 quantisation reads its range off the whole batch, padding included: when the tokenizer
+    padded every text to the call's longest, a short text's scores changed with what else was in the call."""
+    _, int8, tokenizer_json = tiny_onnx
+    heads = EncoderHeads(int8, tokenizer_json, max_length=64, max_words=40, batch_size=1)
+    alone = heads.logits(TEXTS[:1])
+    with_others = heads.logits(TEXTS)
+    for name in alone:
+        np.testing.assert_array_equal(alone[name][0], with_others[name][0])
+
+
+def test_fp32_logits_are_the_same_whatever_the_batching(tiny_onnx):
+    fp32, _, tokenizer_json = tiny_onnx
+    one = EncoderHeads(fp32, tokenizer_json, max_length=64, max_words=40, batch_size=1).logits(TEXTS)
+    many = EncoderHeads(fp32, tokenizer_json, max_length=64, max_words=40, batch_size=32).logits(TEXTS)
+    for name in one:
+        np.testing.assert_allclose(one[name], many[name], rtol=1e-4, atol=1e-5)
+
+
+def _op_types(graph: bytes) -> set[str]:
+    import onnx
+
+    return {node.op_type for node in onnx.load_from_string(graph).graph.node}
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["fp32", "int8"])
+def test_skip_layer_norm_is_unfused_into_standard_ops(tiny_onnx, which):
+    graph = tiny_onnx[which]
+    assert "SkipLayerNormalization" in _op_types(graph)  # what the exporter's fusion produced
+    unfused, disabled = unfuse_skip_layer_norm(graph)
+    ops = _op_types(unfused)
+    assert "SkipLayerNormalization" not in ops and "LayerNormalization" in ops
+    assert disabled == ["SkipLayerNormFusion"]
+    assert unfuse_skip_layer_norm(unfused) == (unfused, [])  # nothing left to rewrite
+
+
+def test_unfused_graph_computes_the_same_fp32_logits(tiny_onnx):
+    import onnxruntime as ort
+
+    fp32, _, tokenizer_json = tiny_onnx
+    heads = EncoderHeads(fp32, tokenizer_json, max_length=64, max_words=40)
+    unfused = heads.logits(TEXTS)  # the session runs the unfused graph
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    heads._session = ort.InferenceSession(fp32, options, providers=["CPUExecutionProvider"])  # the fused graph
+    fused = heads.logits(TEXTS)
+    for name in fused:
+        np.testing.assert_allclose(unfused[name], fused[name], rtol=1e-4, atol=1e-5)
+
+
+def test_available_cpus_is_within_the_machine():
+    import os
+
+    assert 1 <= available_cpus() <= (os.cpu_count() or 1)

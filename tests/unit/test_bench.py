@@ -1,0 +1,209 @@
+"""The benchmark harness's pieces: article generator, FLOP arithmetic, stage clock, aggregation, RESULTS.md update."""
+
+import time
+
+import pytest
+
+from benchmarks.articles import LENGTHS, make_article, make_articles, word_count
+from benchmarks.limit import (
+    MINILM_L6,
+    EncoderShape,
+    Peaks,
+    attention_flops_per_token,
+    gemm_flops_per_token,
+    limit_articles_per_second,
+    seconds_at_peak,
+)
+from benchmarks.report import (
+    SECTION_TITLE,
+    aggregate,
+    percentile,
+    publishable,
+    render_markdown,
+    update_results_md,
+)
+from benchmarks.stages import StageClock
+from threatscore.articles import ArticleError, parse_article
+
+
+@pytest.mark.parametrize("kind", list(LENGTHS))
+def test_articles_have_their_length_and_are_valid_and_distinct(kind):
+    articles = make_articles(kind, 12, seed=3)
+    target = LENGTHS[kind]
+    for a in articles:
+        assert abs(word_count(a) - target) <= max(12, 0.05 * target), (kind, word_count(a))
+        assert not isinstance(parse_article(a), ArticleError)
+    assert len({a["text"] for a in articles}) == len(articles)
+    assert len({a["id"] for a in articles}) == len(articles)
+
+
+def test_articles_are_deterministic_from_the_seed():
+    assert make_articles("medium", 3, seed=1) == make_articles("medium", 3, seed=1)
+    assert make_articles("medium", 3, seed=1) != make_articles("medium", 3, seed=2)
+    assert "\n\n" in make_article("long", 0)["text"]  # paragraphs, as a report has
+    with pytest.raises(ValueError, match="unknown article kind"):
+        make_article("huge", 0)
+
+
+def test_minilm_flops_per_token():
+    # 6 layers x 2 x (4 x 384^2 + 2 x 384 x 1536) = 21.2 MFLOP per token in the projections and feed-forward
+    assert gemm_flops_per_token(MINILM_L6) == 6 * 2 * (4 * 384 * 384 + 2 * 384 * 1536) == 21_233_664
+    # attention over a 128-token sequence: 4 x L x h per layer and token
+    assert attention_flops_per_token(MINILM_L6, 128) == 4 * 6 * 128 * 384
+
+
+def test_seconds_at_peak_uses_int8_for_gemms_only():
+    shape = EncoderShape(layers=1, hidden=2, intermediate=4)  # gemm per token 2*(16+16) = 64, attention 8*L
+    peaks = Peaks(fp32_flops=100.0, int8_ops=400.0, threads=2, detail={})
+    seconds, gemm, attn = seconds_at_peak([10, 5], shape, peaks, int8=True)
+    assert gemm == 64 * 15 and attn == 8 * 10 * 10 + 8 * 5 * 5
+    assert seconds == pytest.approx(gemm / 400.0 + attn / 100.0)
+    fp32_seconds, _, _ = seconds_at_peak([10, 5], shape, peaks, int8=False)
+    assert fp32_seconds == pytest.approx((gemm + attn) / 100.0)
+    # two articles, each of these two inputs: twice the time, so the same articles/s as one article
+    assert limit_articles_per_second([[10, 5], [10, 5]], shape, peaks, int8=True) == pytest.approx(1 / seconds)
+    no_int8 = Peaks(fp32_flops=100.0, int8_ops=None, threads=2, detail={})
+    assert seconds_at_peak([10], shape, no_int8, int8=True)[0] == pytest.approx((640 + 800) / 100.0)
+
+
+def test_stage_clock_books_exclusive_time():
+    clock = StageClock()
+    inner = clock.wrap("model", lambda: time.sleep(0.02))
+
+    def outer_fn():
+        time.sleep(0.01)
+        inner()
+
+    outer = clock.wrap("evidence selection", outer_fn)
+    started = time.perf_counter()
+    outer()
+    total = time.perf_counter() - started
+    booked_inner, booked_outer = clock.seconds["model"], clock.seconds["evidence selection"]
+    assert booked_inner >= 0.02 and booked_outer >= 0.01
+    # the outer stage is booked without the inner call inside it: together they are the call's wall time
+    assert booked_inner + booked_outer == pytest.approx(total, abs=0.002)
+    shares = clock.shares(total)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert shares["other"] < 0.2  # the two stages cover nearly all of the call
+
+
+def test_percentile_matches_linear_interpolation():
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([5.0], 95) == 5.0
+    assert percentile(list(range(101)), 95) == 95.0
+
+
+def _worker(case, length, rnd, rate, lat, rss=900.0, stages=None, lengths=(100, 20, 20)):
+    return {
+        "case": case,
+        "length": length,
+        "round": rnd,
+        "n": 2,
+        "words_mean": 500.0,
+        "load_s": 1.0,
+        "first_call_s": 2.0,
+        "throughput_s": 2 / rate,
+        "articles_per_s": rate,
+        "latencies_s": lat,
+        "stages": stages or {},
+        "token_lengths": list(lengths),
+        "truncated_inputs": 0,
+        "max_length": 256,
+        "heads": "EncoderHeads",
+        "threads": 2,
+        "int8": case == "served",
+        "peak_rss_mb": rss,
+    }
+
+
+def test_aggregate_takes_medians_pools_latencies_and_checks_targets():
+    results = [
+        _worker("served", "medium", 0, 10.0, [0.1, 0.2], stages={"model": 0.8, "places": 0.1, "other": 0.1}),
+        _worker("served", "medium", 1, 14.0, [0.3], rss=1000.0, stages={"model": 0.6, "places": 0.2, "other": 0.2}),
+        _worker("served", "medium", 2, 12.0, [0.4]),
+        _worker("naive", "medium", 0, 3.0, [1.0], lengths=(512,) * 10),
+        _worker("naive", "medium", 1, 5.0, [1.0], lengths=(512,) * 10),
+    ]
+    peaks = [
+        {"fp32_flops": 1e11, "int8_ops": 1e12, "threads": 2, "detail": {"fp32_torch": 1e11, "int8_onnxruntime": 1e12}},
+        {"fp32_flops": 2e11, "int8_ops": 5e11, "threads": 2, "detail": {"fp32_numpy": 2e11, "int8_onnxruntime": 5e11}},
+    ]
+    meta = {"quick": False, "busy_share_before": 0.02, "other_processes_cpu_share": 0.01}
+    out = aggregate(meta, {}, results, peaks)
+    served = out["summary"]["served"]["medium"]
+    assert served["articles_per_s"] == 12.0 and served["articles_per_s_rounds"] == [10.0, 14.0, 12.0]
+    assert served["latency_ms"]["samples"] == 4 and served["latency_ms"]["median"] == pytest.approx(250.0)
+    assert served["peak_rss_mb"] == 1000.0
+    assert served["stages"]["model"] == pytest.approx((0.8 + 0.6 + 0.0) / 3)
+    assert served["tokens_per_article"] == 70 and served["model_inputs_per_article"] == 1.5
+    assert out["peaks"]["fp32_flops"] == 2e11 and out["peaks"]["int8_ops"] == 1e12  # best of each
+    assert out["ratios"]["medium"]["served_vs_naive"] == pytest.approx(3.0)
+    assert out["targets"]["medium: served ≥ 3× naive"]["met"] is True
+    assert out["targets"]["served RSS ≤ 1.5 GB"]["met"] is True
+    assert out["targets"]["long: ≥ 5 articles/s, read whole"]["met"] is None  # not measured
+    limit = served["limit"]
+    assert limit["gap"] == pytest.approx(limit["articles_per_s"] / 12.0)
+    assert out["publishable"] is True
+    assert "token_lengths" not in served  # the raw lists stay in "raw" only
+
+
+def test_busy_or_quick_runs_are_labelled_not_publishable():
+    ok, status = publishable({"quick": True, "busy_share_before": 0.9, "other_processes_cpu_share": 0.7})
+    assert not ok and "smoke run" in status and "busy" in status and "not publishable" in status
+
+
+def test_update_results_md_replaces_only_its_own_section(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Benchmarks\n\n## Service load test\n\nkeep me\n\n| a | b |\n", encoding="utf-8")
+    update_results_md(path, f"{SECTION_TITLE}\n\nfirst\n")
+    update_results_md(path, f"{SECTION_TITLE}\n\nsecond\n")
+    text = path.read_text(encoding="utf-8")
+    assert text.count(SECTION_TITLE) == 1 and "second" in text and "first" not in text
+    assert "## Service load test\n\nkeep me\n\n| a | b |\n" in text
+    # A section in the middle is replaced in place; the one after it survives.
+    path.write_text(f"# B\n\n{SECTION_TITLE}\n\nold\n\n## Later\n\nstays\n", encoding="utf-8")
+    update_results_md(path, f"{SECTION_TITLE}\n\nnew\n")
+    assert path.read_text(encoding="utf-8") == f"# B\n\n{SECTION_TITLE}\n\nnew\n\n## Later\n\nstays\n"
+
+
+def test_markdown_shows_the_status_and_every_case(tmp_path):
+    results = [_worker(c, "short", 0, r, [0.01]) for c, r in (("served", 30.0), ("torch_fp32", 10.0), ("naive", 5.0))]
+    peaks = [{"fp32_flops": 1e11, "int8_ops": 1e12, "threads": 2, "detail": {"fp32_torch": 1e11}}]
+    meta = {
+        "quick": True,
+        "busy_share_before": 0.5,
+        "other_processes_cpu_share": 0.0,
+        "rounds": 1,
+        "date": "today",
+        "wall_s": 60.0,
+        "counts": {"short": {"n": 2, "latency_n": 1}},
+        "machine": {"cpu": "cpu", "cpus": 2, "python": "3.11", "versions": {"torch": "x"}},
+    }
+    setup = {
+        "model": {"uri": "models:/m@champion", "version": "4", "alias": "champion", "kind": "minilm"},
+        "checkpoint": {"source": "base-weights", "path": "/x", "run_id": None},
+        "training": {"baseline": {"version": 2, "run_id": "r2", "train_seconds": 120.0}, "minilm": None},
+    }
+    text = render_markdown(aggregate(meta, setup, results, peaks))
+    assert text.startswith(SECTION_TITLE) and "not publishable" in text and "random heads" in text
+    assert text.count("| short |") >= 3 + 3  # throughput rows and limit rows
+    assert "baseline (TF-IDF): version 2" in text and "2.0 min" in text
+
+
+def test_fidelity_comparison_counts_decisions_evidence_and_severity():
+    from benchmarks.fidelity import compare
+
+    def assessment(p, evidence, level):
+        return {
+            "relevance": 0.9,
+            "event_types": {"Attack": 0.5},
+            "signals": {"militant_attack": {"probability": p, "evidence": evidence}},
+            "severity": {"level": level},
+        }
+
+    a = [assessment(0.6, ["x"], "high"), assessment(0.2, [], "low")]
+    b = [assessment(0.4, ["x"], "high"), assessment(0.25, [], "none")]
+    out = compare(a, b, {"militant_attack": 0.5})
+    assert out["signal_decisions_agree"] == 1 and out["signal_decisions"] == 2
+    assert out["same_evidence"] == 1 and out["signals_with_evidence"] == 1
+    assert out["severity_agrees"] == 1 and out["max_abs_diff"] == pytest.approx(0.2)
