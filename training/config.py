@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 
 class _Frozen(BaseModel):
@@ -87,12 +87,17 @@ class EncoderConfig(_Frozen):
     max_words: int = Field(160, ge=8)
     #: Top transformer layers that are trained; the layers below (and the embeddings) stay frozen.
     trainable_layers: int = Field(2, ge=0, le=6)
+    #: Warm start: an MLflow run id whose ``torch_checkpoint/`` (a fine-tuned encoder, tokenizer and heads, logged
+    #: by every MiniLM run) initialises the model instead of the base weights. With ``optim.epochs: 0`` the run only
+    #: re-exports, re-calibrates and re-thresholds those weights with the current code.
+    init_from_run: str | None = None
 
 
 class OptimConfig(_Frozen):
     """Optimiser and schedule."""
 
-    epochs: float = Field(1.0, gt=0.0)
+    #: 0 only with ``encoder.init_from_run`` (re-export and re-calibrate a fine-tuned checkpoint, no training).
+    epochs: float = Field(1.0, ge=0.0)
     batch_size: int = Field(32, ge=1)
     encoder_lr: float = Field(5e-5, gt=0.0)
     head_lr: float = Field(1e-3, gt=0.0)
@@ -123,6 +128,12 @@ class MiniLMExperiment(_Frozen):
     optim: OptimConfig = OptimConfig()
     quantize: bool = True
     tracking: TrackingConfig = TrackingConfig()
+
+    @model_validator(mode="after")
+    def _zero_epochs_need_a_checkpoint(self) -> MiniLMExperiment:
+        if self.optim.epochs == 0 and not self.encoder.init_from_run:
+            raise ValueError("optim.epochs: 0 trains nothing; it needs encoder.init_from_run (a fine-tuned checkpoint)")
+        return self
 
 
 Experiment = Annotated[BaselineExperiment | MiniLMExperiment, Field(discriminator="kind")]

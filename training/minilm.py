@@ -159,11 +159,16 @@ def save_checkpoint(model: Any, tokenizer: Any, out_dir: Path) -> None:
     torch.save(model.heads.state_dict(), out_dir / "heads.pt")
 
 
-def load_checkpoint(path: Path) -> tuple[Any, Any]:
+def download_checkpoint(run_id: str) -> Path:
+    """The local folder of run ``run_id``'s ``torch_checkpoint/`` artifact (downloaded from the tracking server)."""
+    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=CHECKPOINT_ARTIFACT))
+
+
+def load_checkpoint(path: Path, trainable_layers: int = 0) -> tuple[Any, Any]:
     """The fp32 torch model (encoder + heads, eval mode) and tokenizer saved by ``save_checkpoint``."""
     from transformers import AutoTokenizer
 
-    model, torch = _torch_model(path / "encoder", trainable_layers=0)
+    model, torch = _torch_model(path / "encoder", trainable_layers=trainable_layers)
     model.heads.load_state_dict(torch.load(path / "heads.pt", weights_only=True))
     model.eval()
     return model, AutoTokenizer.from_pretrained(str(path / "encoder"))
@@ -220,10 +225,16 @@ def train_encoder(
     from tqdm import tqdm
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-    model_dir = config.encoder.model_dir or default_model_dir()
-    model, torch = _torch_model(model_dir, config.encoder.trainable_layers)
+    if config.encoder.init_from_run:
+        model, tokenizer = load_checkpoint(
+            download_checkpoint(config.encoder.init_from_run), trainable_layers=config.encoder.trainable_layers
+        )
+        import torch
+    else:
+        model_dir = config.encoder.model_dir or default_model_dir()
+        model, torch = _torch_model(model_dir, config.encoder.trainable_layers)
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     torch.manual_seed(config.seed)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     rng = np.random.default_rng(config.seed)
     opt = config.optim
     head_params = [p for n, p in model.named_parameters() if n.startswith("heads.")]
@@ -233,8 +244,9 @@ def train_encoder(
         weight_decay=opt.weight_decay,
     )
     steps_per_epoch = math.ceil(len(train_texts) / opt.batch_size)
-    total_steps = max(1, int(steps_per_epoch * opt.epochs))
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(total_steps * opt.warmup_ratio), total_steps)
+    # epochs 0 (a warm start that only re-exports and re-calibrates): no step at all.
+    total_steps = max(1, int(steps_per_epoch * opt.epochs)) if opt.epochs > 0 else 0
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(total_steps * opt.warmup_ratio), max(1, total_steps))
     # Length-bucketed batches (shuffled buckets): far less padding than random batches, same randomness per epoch.
     lengths = np.array([len(t) for t in train_texts])
     model.train()
@@ -276,8 +288,9 @@ def train_encoder(
         "train_steps": float(step),
         "train_steps_planned": float(total_steps),
         "train_minutes": (time.perf_counter() - started) / 60,
-        "final_loss": float(np.mean(losses[-50:])),
     }
+    if losses:  # none when a warm start trains 0 steps
+        facts["final_loss"] = float(np.mean(losses[-50:]))
     return model, tokenizer, facts
 
 

@@ -1,5 +1,8 @@
 """The encoder pipeline end to end on a tiny random BERT: train, calibrate, export, quantize, score."""
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -153,3 +156,41 @@ def test_checkpoint_roundtrip_gives_the_same_logits(tiny_bert_dir, tmp_path):
     with torch.no_grad():
         for a, b in zip(model(**batch), again(**batch), strict=True):
             assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_warm_start_with_zero_epochs_reexports_the_logged_checkpoint(tiny_gold, tiny_bert_dir, mlflow_settings):
+    """A run's torch_checkpoint/ warm-starts the next experiment; epochs 0 = the same weights re-calibrated."""
+    import mlflow
+    import torch
+    from transformers import AutoTokenizer
+
+    from training.minilm import CHECKPOINT_ARTIFACT, _torch_model, save_checkpoint
+
+    corpus, gold = tiny_gold
+    model, _ = _torch_model(tiny_bert_dir, 1)
+    with torch.no_grad():
+        model.heads["event_types"].weight.mul_(5.0)  # weights a fresh model would not have
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_bert_dir))
+    with mlflow.start_run() as run:
+        folder = Path(tempfile.mkdtemp())
+        save_checkpoint(model, tokenizer, folder)
+        mlflow.log_artifacts(str(folder), artifact_path=CHECKPOINT_ARTIFACT)
+    base = {
+        "name": "warm",
+        "data": {"max_rows_per_source": None},
+        "encoder": {"train_max_length": 32, "max_length": 64, "max_words": 40, "init_from_run": run.info.run_id},
+        "optim": {"epochs": 0},
+        "quantize": False,
+    }
+    config = MiniLMExperiment.model_validate(base)
+    fit = fit_minilm(corpus, gold, config, show_progress=False)
+    assert fit.dev_metrics["train.train_steps"] == 0
+    text = "Gunmen attacked a police post near Qatrun."
+    enc = tokenizer([text], return_tensors="pt")
+    with torch.no_grad():
+        want = model(enc["input_ids"], enc["attention_mask"])[2].numpy()
+    got = fit.heads.logits([text])["event_types"]
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    with pytest.raises(ValueError, match="init_from_run"):
+        MiniLMExperiment.model_validate({**base, "encoder": {"max_length": 64}})
