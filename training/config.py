@@ -140,14 +140,20 @@ Experiment = Annotated[BaselineExperiment | MiniLMExperiment, Field(discriminato
 _EXPERIMENT: TypeAdapter[BaselineExperiment | MiniLMExperiment] = TypeAdapter(Experiment)
 
 
-def load_experiment(path: Path) -> BaselineExperiment | MiniLMExperiment:
-    """Read and validate an experiment YAML; errors name the file and the offending key."""
+def _read_mapping(path: Path) -> dict:
+    """The top-level mapping of a YAML file; a ``ValueError`` naming the file when it is not one."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
+    return raw
+
+
+def load_experiment(path: Path) -> BaselineExperiment | MiniLMExperiment:
+    """Read and validate an experiment YAML; errors name the file and the offending key."""
+    raw = _read_mapping(path)
     return _EXPERIMENT.validate_python(raw)
 
 
@@ -252,12 +258,7 @@ class RetrainConfig(_Frozen):
 
 def load_retrain_config(path: Path) -> RetrainConfig:
     """Read and validate the retraining job's YAML (the experiment it names is validated too)."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
+    raw = _read_mapping(path)
     config = RetrainConfig.model_validate(raw)
     if not config.experiment.exists():
         raise ValueError(f"{path}: experiment {config.experiment} does not exist")

@@ -185,7 +185,7 @@ def example_rows(
     for record in frame.to_dict("records"):
         a = scored.get(record["id"], {})
         labels = gold.loc[record["id"]] if gold is not None else record
-        gold_signals = {n: int(labels[f"sig_{n}"]) for n in SIGNALS if _known(labels.get(f"sig_{n}"))}
+        gold_signals = {n: int(labels[f"sig_{n}"]) for n in SIGNALS if pd.notna(labels.get(f"sig_{n}"))}
         fatalities = record.get("fatalities")
         events = a.get("event_types") or {}
         signals = a.get("signals") or {}
@@ -197,11 +197,11 @@ def example_rows(
                 "source": record.get("source") or "",
                 "text": str(record.get("text") or "")[:EXAMPLE_TEXT_CHARS],
                 "error": a.get("error"),
-                "gold_relevance": float(record["relevance"]) if _known(record.get("relevance")) else None,
-                "gold_event_type": record.get("sub_event_type") if _known(record.get("sub_event_type")) else None,
-                "gold_severity": severity_level(int(fatalities)) if _known(fatalities) else None,
+                "gold_relevance": float(record["relevance"]) if pd.notna(record.get("relevance")) else None,
+                "gold_event_type": record.get("sub_event_type") if pd.notna(record.get("sub_event_type")) else None,
+                "gold_severity": severity_level(int(fatalities)) if pd.notna(fatalities) else None,
                 "gold_signals": json.dumps(gold_signals),
-                "gold_resurgence": int(labels["resurgence"]) if _known(labels.get("resurgence")) else None,
+                "gold_resurgence": int(labels["resurgence"]) if pd.notna(labels.get("resurgence")) else None,
                 "relevance": a.get("relevance"),
                 "event_type": max(events.items(), key=lambda kv: kv[1])[0] if events else None,
                 "event_type_probability": max(events.values()) if events else None,
@@ -215,10 +215,6 @@ def example_rows(
             }
         )
     return pd.DataFrame(out)
-
-
-def _known(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and np.isnan(value))
 
 
 def render_side_by_side(reports: list[EvaluationReport]) -> str:

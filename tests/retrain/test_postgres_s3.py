@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,13 @@ import pytest
 import yaml
 
 from serving import db
-from tests.pg import PostgresUnavailableError, create_pg_database, free_port, postgres_cluster
+from tests.pg import (
+    PostgresUnavailableError,
+    create_pg_database,
+    free_port,
+    postgres_cluster,
+    stop_process_group,
+)
 from tests.retrain.conftest import write_experiment
 from threatscore.schemas import Article
 
@@ -47,15 +52,6 @@ def _wait_for_health(url: str, process: subprocess.Popen, log: Path) -> None:
         except OSError:
             time.sleep(0.5)
     raise RuntimeError(f"mlflow server did not answer /health in {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +102,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: teardown stops the server and its workers
         )
-        cleanup.callback(_stop, server)
+        cleanup.callback(stop_process_group, server)
         tracking = f"http://127.0.0.1:{port}"
         _wait_for_health(tracking, server, log)
         yield {"tracking": tracking, "s3": s3_url, "mlflow_db": mlflow_db, "service_db": create_pg_database(pg)}

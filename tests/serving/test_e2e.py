@@ -5,7 +5,6 @@ schemathesis fuzzes the published OpenAPI spec and finds no 5xx."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -24,7 +23,8 @@ from schemathesis.config import SchemathesisConfig
 
 from serving import db
 from serving.keys import create_key
-from tests.serving.conftest import auth, free_port
+from tests.pg import free_port, stop_process_group
+from tests.serving.conftest import auth
 from threatscore.schemas import Assessment
 
 pytestmark = pytest.mark.slow
@@ -72,18 +72,7 @@ def server(tmp_path_factory, registered_tiny) -> Iterator[dict]:
         yield {"url": url, "keys": keys, "engine": engine, "log": log_path}
         engine.dispose()
     finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the server and the workers it started (its own process group), politely first."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_process_group(process)
 
 
 def test_served_service_scores_and_keeps_what_it_scored(server, seed_text, registered_tiny):

@@ -7,13 +7,13 @@ in a SQLite file through ``serving.keys``, the app served by uvicorn for the bro
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.pg import free_port
 from threatscore.settings import Settings
 
 #: The synthetic registered model (a different name from the tiny model, in the same temporary registry).
@@ -47,13 +47,6 @@ def key_store(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "admin": create_key(engine, name="ui-admin", role="admin"),
         "score": create_key(engine, name="ui-reader", role="score"),
     }
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ServedApp:
