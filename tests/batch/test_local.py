@@ -86,8 +86,9 @@ def test_resuming_with_another_model_is_refused(tmp_path, mixed_jsonl, model_uri
         score_batch(mixed_jsonl, out, model_uri="runs:/0123abcd/model", chunk_size=CHUNK, progress=False)
 
 
-def test_cli_scores_reports_and_exits_by_the_counts(tmp_path, mixed_jsonl, model_uri):
-    runner = CliRunner()
+def test_cli_scores_reports_and_exits_by_the_counts(tmp_path, mixed_jsonl, model_uri, registered_tiny):
+    # The CLI reads its registry from the environment: point it at the tests' registry, never ./mlflow.db.
+    runner = CliRunner(env={"THREATSCORE_TRACKING_URI": registered_tiny["settings"].tracking_uri})
     out = tmp_path / "out"
     args = ["score-batch", str(mixed_jsonl), "-o", str(out), "--model", model_uri, "--chunk-size", "8"]
     result = runner.invoke(app, [*args, "--no-progress"])
