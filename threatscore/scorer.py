@@ -42,6 +42,9 @@ class ScorerConfig(BaseModel):
     count_reliability: float = Field(0.9, ge=0.25, le=1.0)
     #: Overlap between consecutive chunks of a long article, in sentences.
     chunk_overlap_sentences: int = Field(1, ge=0)
+    #: Evidence for a signal is sought in at most this many chunks: those that score highest for it. One chunk gave
+    #: the seed article better quotes than two or all, and long articles 1.4× the speed of all.
+    evidence_chunks: int = Field(1, ge=1)
 
     @field_validator("signal_thresholds")
     @classmethod
@@ -57,6 +60,8 @@ class _Prepared:
     document: Document
     sentences: list[Span]
     chunks: list[str]
+    #: Where each chunk lies in ``document.text`` (parallel to ``chunks``).
+    chunk_spans: list[Span]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,8 @@ class _Reading:
     """What an article's pooled head outputs and its text say, before evidence is chosen."""
 
     outputs: HeadOutputs
+    #: Each chunk's own signal probabilities (rows follow ``_Prepared.chunks``), before pooling.
+    chunk_signals: FloatArray
     fatality_mentions: list[FatalityMention]
     fatalities: int | None
     severity_probs: dict[str, float]
@@ -90,7 +97,7 @@ class Scorer:
             rows = slice(offset, offset + len(p.chunks))
             offset += len(p.chunks)
             assert outputs is not None
-            readings.append(self._read(p, _pool(outputs, rows)))
+            readings.append(self._read(p, _pool(outputs, rows), outputs.signals[rows]))
         evidence = self._evidence(prepared, readings)
         return [self._assess(p, r, e, model) for p, r, e in zip(prepared, readings, evidence, strict=True)]
 
@@ -98,16 +105,16 @@ class Scorer:
         document = prepare(article.text)
         spans = sentence_spans(document.text)
         max_words = self.heads.max_words
+        whole = [Span(0, len(document.text))]
         if max_words is None:
-            pieces = [document.text]
+            pieces = whole
         else:
-            pieces = [
-                s.of(document.text) for s in chunk_spans(document.text, max_words, self.config.chunk_overlap_sentences)
-            ]
-        chunks = [model_input(piece, article.title) for piece in pieces if piece.strip()]
-        return _Prepared(article, document, spans, chunks or [model_input(document.text, article.title)])
+            pieces = chunk_spans(document.text, max_words, self.config.chunk_overlap_sentences)
+        pieces = [s for s in pieces if s.of(document.text).strip()] or whole
+        chunks = [model_input(s.of(document.text), article.title) for s in pieces]
+        return _Prepared(article, document, spans, chunks, pieces)
 
-    def _read(self, p: _Prepared, out: HeadOutputs) -> _Reading:
+    def _read(self, p: _Prepared, out: HeadOutputs, chunk_signals: FloatArray) -> _Reading:
         """The article-level numbers from its pooled head outputs and the fatality counts in its text."""
         fatality_mentions = find_fatalities(p.document.text)
         fatalities = sum({m.count for m in fatality_mentions}) if fatality_mentions else None
@@ -115,7 +122,7 @@ class Scorer:
         signal_probs = {name: float(out.signals[0, j]) for j, name in enumerate(SIGNALS)}
         # mass_casualty *is* "10 or more killed", i.e. the high severity level: one number, never two opinions.
         signal_probs["mass_casualty"] = severity_probs["high"]
-        return _Reading(out, fatality_mentions, fatalities, severity_probs, signal_probs)
+        return _Reading(out, chunk_signals, fatality_mentions, fatalities, severity_probs, signal_probs)
 
     def _assess(self, p: _Prepared, r: _Reading, evidence: dict[str, list[str]], model: ModelInfo) -> Assessment:
         text = p.document.text
@@ -156,10 +163,12 @@ class Scorer:
 
     def _evidence(self, prepared: Sequence[_Prepared], readings: Sequence[_Reading]) -> list[dict[str, list[str]]]:
         """Per article, up to three verbatim sentences per signal over its threshold: the sentences that score
-        highest for that signal on their own. The sentences of all articles go to the model in one call, so
-        they are batched (and length-sorted) together instead of one small batch per article."""
+        highest for that signal on their own, among the sentences of the chunks that carry the signal (see
+        ``_candidates``). The candidate sentences of all articles go to the model in one call, so they are
+        batched (and length-sorted) together instead of one small batch per article."""
         evidence: list[dict[str, list[str]]] = [{} for _ in prepared]
-        pending: list[tuple[int, list[str], list[str]]] = []  # (article, its quotes, learned signals present)
+        # (article, its candidate quotes, per learned signal present: the indices of its candidates in those quotes)
+        pending: list[tuple[int, list[str], dict[str, list[int]]]] = []
         for k, (p, r) in enumerate(zip(prepared, readings, strict=True)):
             present = [n for n in SIGNALS if r.signal_probs[n] >= self.config.signal_thresholds[n]]
             if not present or not p.sentences:
@@ -172,9 +181,16 @@ class Scorer:
                 chosen = sorted(r.fatality_mentions, key=lambda m: -m.count)
                 idx = [int(np.searchsorted(starts, m.span.start, side="right")) - 1 for m in chosen]
                 evidence[k]["mass_casualty"] = list(dict.fromkeys(quotes[i] for i in idx if i >= 0))[:MAX_EVIDENCE]
-            learned = [n for n in present if n != "mass_casualty"]
+            limit = self.config.evidence_chunks
+            candidates = {n: _candidates(p, r, n, limit) for n in present if n != "mass_casualty"}
+            learned = {n: idx for n, idx in candidates.items() if idx}
             if learned:
-                pending.append((k, quotes, learned))
+                # Score each candidate sentence once, however many signals point at it; keep document order.
+                used = sorted({i for idx in learned.values() for i in idx})
+                position = {i: j for j, i in enumerate(used)}
+                pending.append(
+                    (k, [quotes[i] for i in used], {n: [position[i] for i in idx] for n, idx in learned.items()})
+                )
         if not pending:
             return evidence
         sentence_probs = self.heads.predict_signals([normalize(q) for _, quotes, _ in pending for q in quotes])
@@ -182,15 +198,26 @@ class Scorer:
         for k, quotes, learned in pending:
             probs = sentence_probs[offset : offset + len(quotes)]
             offset += len(quotes)
-            for name in learned:
-                column = probs[:, SIGNALS.index(name)]
+            for name, idx in learned.items():
+                column = probs[idx, SIGNALS.index(name)]
                 order = np.argsort(-column, kind="stable")
                 # Quote sentences that carry the signal themselves; the best one always, as the reason.
                 keep = [
                     int(i) for i in order[:MAX_EVIDENCE] if column[i] >= 0.5 * column[order[0]] and column[i] > 0.05
                 ]
-                evidence[k][name] = [quotes[i] for i in sorted(keep or [int(order[0])])]
+                evidence[k][name] = [quotes[idx[i]] for i in sorted(keep or [int(order[0])])]
         return evidence
+
+
+def _candidates(p: _Prepared, r: _Reading, name: str, limit: int) -> list[int]:
+    """Indices of the sentences that may quote signal ``name``: those of the (at most ``limit``) chunks scoring
+    highest for it, and at least half the best chunk's probability. A one-chunk article keeps every sentence; a long
+    one skips the chunks that carry the signal least, which saves most of the model's work on long articles (one
+    model input per sentence read)."""
+    column = r.chunk_signals[:, SIGNALS.index(name)]
+    order = np.argsort(-column, kind="stable")[:limit]
+    hot = [p.chunk_spans[int(c)] for c in order if column[c] >= 0.5 * column[order[0]]]
+    return [i for i, s in enumerate(p.sentences) if any(s.start < c.end and c.start < s.end for c in hot)]
 
 
 def _pool(outputs: HeadOutputs, rows: slice) -> HeadOutputs:

@@ -145,10 +145,19 @@ _ABBREVIATIONS = frozenset(
 _SENTENCE_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+)|\n\s*\n|\n(?=\s*[A-Z\u201c\"'\-\u2022*])")
 
 
+# A date stamp that scrapers and feeds put before the first sentence ("date 2022-01-29 The attack…",
+# "Published: 2022-01-29 14:05 …"): its own span, so it is never quoted as part of the evidence.
+_DATE_STAMP = re.compile(
+    r"(?:(?:date|dated|published|updated|posted)\s*:?\s*)?\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?Z?)?\s+(?=\S)",
+    re.IGNORECASE,
+)
+
+
 def sentence_spans(text: str) -> list[Span]:
     """Split ``text`` into sentence spans (trimmed of surrounding whitespace), never across paragraph breaks.
 
     A full stop after a known abbreviation ("Gen.", "U.S.") or an initial ("J.") does not end a sentence.
+    A date stamp opening a sentence ("date 2022-01-29 The attack…") is a span of its own.
     """
     spans: list[Span] = []
     start = 0
@@ -169,6 +178,10 @@ def sentence_spans(text: str) -> list[Span]:
 def _append_trimmed(text: str, start: int, end: int, spans: list[Span]) -> None:
     while start < end and text[start].isspace():
         start += 1
+    stamp = _DATE_STAMP.match(text, start, end)
+    if stamp:
+        spans.append(Span(start, start + len(stamp.group(0).rstrip())))
+        start = stamp.end()
     while end > start and text[end - 1].isspace():
         end -= 1
     if end > start and any(ch.isalnum() for ch in text[start:end]):

@@ -92,6 +92,13 @@ def build_targets(
     return Targets(relevance, relevance_weight, signals, weights, events, severity, resurgence, res_weight)
 
 
+def contrastive_rows(groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mask of the rows whose group has both a 0 and a 1 label (NaN labels count as neither)."""
+    frame = pd.DataFrame({"g": groups, "y": labels})
+    both = frame.dropna().groupby("g")["y"].nunique() == 2
+    return frame["g"].map(both).fillna(False).to_numpy(dtype=bool)
+
+
 def balanced_weights(groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Weights that give every (group, label) cell the same total weight (mean 1 over labelled rows; 0 where the
     label is missing). Relevance labels are tied to sources; without this the head learns house style."""
@@ -372,9 +379,17 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, kind: str) -> float
 
 
 def calibrate_and_threshold(
-    heads: EncoderHeads, dev_texts: list[str], dev_targets: Targets, base_name: str
+    heads: EncoderHeads,
+    dev_texts: list[str],
+    dev_targets: Targets,
+    base_name: str,
+    dev_sources: np.ndarray | None = None,
 ) -> tuple[EncoderHeads, ScorerConfig, dict[str, float]]:
-    """Fit temperatures per output on dev, then choose per-signal and relevance thresholds on calibrated dev."""
+    """Fit temperatures per output on dev, then choose per-signal and relevance thresholds on calibrated dev.
+
+    The relevance threshold is chosen on the dev rows of the sources that carry both labels (``dev_sources``;
+    BBC_News in this corpus): every other source is all-relevant, and on them any low threshold looks right, which
+    is how v4 came to call most BBC business and sport articles relevant."""
     raw = heads.logits(dev_texts)
     temps = {
         "relevance": fit_temperature(raw["relevance"].reshape(-1), dev_targets.relevance, "binary"),
@@ -404,9 +419,15 @@ def calibrate_and_threshold(
             thresholds[name] = 0.5
         metrics[f"dev.signal.{name}.threshold"] = thresholds[name]
     known = ~np.isnan(dev_targets.relevance)
+    if dev_sources is not None:
+        mixed = known & contrastive_rows(dev_sources, dev_targets.relevance)
+        if mixed.sum() >= 10:
+            known = mixed
+    metrics["dev.relevance.threshold_rows"] = float(known.sum())
     rel_threshold = (
         best_threshold(dev_targets.relevance[known].astype(int), probs.relevance[known]) if known.any() else 0.5
     )
+    metrics["dev.relevance.threshold"] = rel_threshold
     config = ScorerConfig(name=base_name, relevance_threshold=rel_threshold, signal_thresholds=thresholds)
     return heads, config, metrics
 
@@ -483,7 +504,9 @@ def fit_minilm(
         metrics["model.onnx_megabytes"] = onnx_path.stat().st_size / 1e6
         metrics["model.onnx_fp32_megabytes"] = fp32_path.stat().st_size / 1e6
     dev_texts = model_texts(dev)
-    heads, scorer_config, cal = calibrate_and_threshold(heads, dev_texts, dev_targets, config.tracking.register_as)
+    heads, scorer_config, cal = calibrate_and_threshold(
+        heads, dev_texts, dev_targets, config.tracking.register_as, dev["source"].astype(str).to_numpy()
+    )
     metrics.update(cal)
     if config.quantize:
         fp32.temperatures = dict(heads.temperatures)

@@ -207,3 +207,44 @@ def test_available_cpus_is_within_the_machine():
     import os
 
     assert 1 <= available_cpus() <= (os.cpu_count() or 1)
+
+
+class ChunkingHeads(CountingHeads):
+    """The tiny baseline's heads read in chunks of ``max_words`` words, as the encoder reads long articles."""
+
+    def __init__(self, heads: Any, max_words: int) -> None:
+        super().__init__(heads)
+        self.max_words = max_words
+
+
+def test_long_articles_quote_only_sentences_of_the_chunks_that_carry_the_signal(tiny_fit):
+    from threatscore.taxonomy import SIGNALS
+    from threatscore.text import chunk_spans, prepare, sentence_spans
+
+    quiet = "The council met on Monday to discuss the new school budget and the repair of the old bridge."
+    loud = "The group claimed responsibility for the attack. Militants stormed the prison and freed dozens of inmates."
+    text = " ".join([quiet] * 6 + [loud] + [quiet] * 6)
+    document = prepare(text)
+    chunks = chunk_spans(document.text, 40, 1)
+    assert len(chunks) > 3
+    chunk_probs = tiny_fit.heads.predict([c.of(document.text) for c in chunks]).signals
+    # The signals the loud chunk carries and the quiet ones do not, made present; the others absent.
+    carried = [
+        n
+        for j, n in enumerate(SIGNALS)
+        if n != "mass_casualty" and np.sort(chunk_probs[:, j])[-2] < 0.5 * chunk_probs[:, j].max()
+    ]
+    assert carried
+    thresholds = {n: 0.0 if n in carried else 1.0 for n in SIGNALS}
+    config = tiny_fit.scorer_config.model_copy(update={"signal_thresholds": thresholds, "chunk_overlap_sentences": 1})
+    heads = ChunkingHeads(tiny_fit.heads, max_words=40)
+    assessment = Scorer(heads, config).score([Article(id="long", text=text)])[0]
+
+    # Only the sentences of the loud chunk are read for evidence, not all the article's sentences.
+    loud_chunk = chunks[int(np.argmax(chunk_probs[:, SIGNALS.index(carried[0])]))]
+    in_loud = [s for s in sentence_spans(document.text) if s.start < loud_chunk.end and loud_chunk.start < s.end]
+    assert heads.calls["predict_signals"] == [len(in_loud)]
+    assert len(in_loud) < len(sentence_spans(document.text))
+    for name in carried:
+        quotes = assessment.signals[name].evidence
+        assert quotes and all(q in loud_chunk.of(document.text) for q in quotes), name

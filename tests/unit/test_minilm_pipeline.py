@@ -137,6 +137,15 @@ def test_relevance_weights_balance_source_label_cells():
     assert np.isclose(w[:-1].mean(), 1.0)
 
 
+def test_relevance_threshold_is_chosen_where_both_labels_occur():
+    from training.minilm import contrastive_rows
+
+    groups = np.array(["acled"] * 4 + ["bbc"] * 4)
+    labels = np.array([1.0] * 4 + [0.0, 1.0, 0.0, np.nan])
+    assert contrastive_rows(groups, labels).tolist() == [False] * 4 + [True] * 4
+    assert not contrastive_rows(groups[:4], labels[:4]).any()  # one label only: nowhere to choose a threshold
+
+
 def test_checkpoint_roundtrip_gives_the_same_logits(tiny_bert_dir, tmp_path):
     """The torch checkpoint logged with a MiniLM run reloads to the same fp32 outputs."""
     import torch

@@ -1,5 +1,7 @@
 import itertools
 
+import pytest
+
 from threatscore.text import chunk_spans, looks_like_html, model_input, normalize, prepare, sentence_spans, sentences
 
 
@@ -55,3 +57,15 @@ def test_single_giant_sentence_is_split_not_dropped():
     text = "word " * 1000
     chunks = chunk_spans(text.strip(), max_words=100, overlap_sentences=0)
     assert sum(len(c.of(text).split()) for c in chunks) == 1000
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("date 2022-01-29 The Qatrun attack is the second.", ["date 2022-01-29", "The Qatrun attack is the second."]),
+        ("Published: 2024-03-01 10:15 Gunmen killed two.", ["Published: 2024-03-01 10:15", "Gunmen killed two."]),
+        ("The 2024-03-01 meeting ended. No one came.", ["The 2024-03-01 meeting ended.", "No one came."]),
+    ],
+)
+def test_a_leading_date_stamp_is_not_part_of_the_first_sentence(text, expected):
+    assert sentences(text) == expected
