@@ -341,7 +341,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-baseline", type=int, default=100_000, help="Articles for the baseline.")
     parser.add_argument("--n-minilm", type=int, default=5_000, help="Articles for the MiniLM.")
     parser.add_argument("--baseline-model", default="models:/threatscore/2")
-    parser.add_argument("--minilm-model", default="models:/threatscore/3")
+    parser.add_argument("--minilm-model", default="models:/threatscore@challenger")
     parser.add_argument("--engines", nargs="+", default=["local", "spark"], choices=["local", "spark"])
     parser.add_argument("--master", default="local[*]")
     parser.add_argument("--driver-memory", default="4g")

@@ -122,6 +122,9 @@ def instrument(heads: Any, scorer: Any = None) -> Instrumented:
     result = Instrumented(clock)
     if hasattr(heads, "_run_batch") and hasattr(heads, "_ensure_loaded"):
         heads._ensure_loaded()
+        # The stage clock is one stack per process: batches run side by side on threads would interleave their
+        # timers. The shares are measured with the batches in sequence (the same work, on two intra-op threads).
+        heads.parallel_batches = False
         heads._tokenizer = _TokenizerProxy(heads._tokenizer, clock, result._encodings)
         heads._run_batch = clock.wrap("model", heads._run_batch)
         heads.logits = clock.wrap("model input/output", heads.logits)

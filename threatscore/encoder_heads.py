@@ -3,7 +3,9 @@
 Everything the encoder needs ships inside the pickled object (ONNX bytes, tokenizer JSON, label order,
 temperatures), so the logged MLflow model carries no path into a training machine and no hub download.
 Texts are sorted by length before batching so a batch pads to its own longest text, not the corpus', and
-batches are cut at a token budget rather than a fixed number of rows.
+batches are cut at a token budget rather than a fixed number of rows; an int8 graph (dynamic quantisation) scores
+each text in a batch of its own, so its scores never depend on what else was in the call. Several batches of a
+call run side by side, one onnxruntime thread each.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,15 @@ def available_cpus() -> int:
     except (OSError, ValueError):
         pass
     return max(1, cpus)
+
+
+#: Operators of onnxruntime's dynamic int8 quantisation: each reads its activations' range off the whole batch.
+DYNAMIC_QUANT_OPS = (b"DynamicQuantizeLinear", b"DynamicQuantizeMatMul", b"MatMulInteger", b"QAttention")
+
+
+def dynamically_quantized(onnx_model: bytes) -> bool:
+    """Whether the graph quantises activations at run time (then a text's scores depend on its batch mates)."""
+    return any(op in onnx_model for op in DYNAMIC_QUANT_OPS)
 
 
 def unfuse_skip_layer_norm(onnx_model: bytes) -> tuple[bytes, list[str]]:
@@ -133,17 +145,27 @@ class EncoderHeads:
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self.threads = threads
+        #: Run the batches of one call side by side, one thread each, when there are several (see ``logits``).
+        self.parallel_batches = True
         self._session: Any = None
+        self._solo: Any = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._one_per_batch = False
         self._tokenizer: Any = None
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_session=None, _tokenizer=None, _lock=None)
+        state.update(_session=None, _solo=None, _pool=None, _tokenizer=None, _lock=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state.setdefault("max_batch_tokens", DEFAULT_BATCH_TOKENS)  # models pickled before the token budget
+        # Models pickled before the token budget and the parallel batches.
+        state.setdefault("max_batch_tokens", DEFAULT_BATCH_TOKENS)
+        state.setdefault("parallel_batches", True)
+        state.setdefault("_solo", None)
+        state.setdefault("_pool", None)
+        state.setdefault("_one_per_batch", False)
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
@@ -156,15 +178,29 @@ class EncoderHeads:
             import onnxruntime as ort
 
             tokenizer = self._load_tokenizer()
-            options = ort.SessionOptions()
             threads = self.threads or int(os.environ.get("THREATSCORE_THREADS", "0")) or available_cpus()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             graph, disabled = unfuse_skip_layer_norm(self.onnx_model)
-            self._session = ort.InferenceSession(
-                graph, options, providers=["CPUExecutionProvider"], disabled_optimizers=disabled
-            )
+
+            def session(intra_op_threads: int) -> Any:
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = intra_op_threads
+                options.inter_op_num_threads = 1
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                return ort.InferenceSession(
+                    graph, options, providers=["CPUExecutionProvider"], disabled_optimizers=disabled
+                )
+
+            if threads > 1:
+                # Several batches: one single-threaded run per core (onnxruntime releases the GIL in ``run``).
+                # A 512-token batch's GEMMs are too small to split well across cores; whole batches are not.
+                self._solo = session(1)
+                self._pool = ThreadPoolExecutor(threads, thread_name_prefix="threatscore-encoder")
+            self._session = session(threads)
+            # Dynamic int8 scales each activation tensor by its batch's range, padding and batch mates included:
+            # the same article scored in another request, another batch size or on Spark would get other
+            # numbers (up to 0.17 apart). Each text is its own batch, so its scores are its own; the batches
+            # still run two at a time. Cost on 2 cores: 4–16 % of throughput (served-path-changes.md).
+            self._one_per_batch = dynamically_quantized(self.onnx_model)
             self._tokenizer = tokenizer
 
     def _load_tokenizer(self) -> Any:
@@ -186,15 +222,13 @@ class EncoderHeads:
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)
         order = np.argsort(lengths, kind="stable")
         parts: dict[str, list[np.ndarray]] = {k: [] for k in OUTPUTS}
-        for idx in self._batches(order, lengths):
-            width = int(lengths[idx[-1]])  # sorted: the last is the longest
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                seq = sequences[i]
-                ids[row, : len(seq)] = seq
-                mask[row, : len(seq)] = 1
-            for name, value in zip(OUTPUTS, self._run_batch(ids, mask), strict=True):
+        padded = [self._pad(idx, sequences, int(lengths[idx[-1]])) for idx in self._batches(order, lengths)]
+        if self._pool is not None and self.parallel_batches and len(padded) > 1:
+            results = list(self._pool.map(lambda batch: self._run_batch(batch[0], batch[1], self._solo), padded))
+        else:
+            results = [self._run_batch(*batch) for batch in padded]
+        for outputs in results:
+            for name, value in zip(OUTPUTS, outputs, strict=True):
                 parts[name].append(value)
         inverse = np.empty(n, dtype=np.int64)
         inverse[order] = np.arange(n)
@@ -203,7 +237,11 @@ class EncoderHeads:
     def _batches(self, order: np.ndarray, lengths: np.ndarray) -> Iterator[np.ndarray]:
         """Consecutive runs of ``order`` (indices sorted by length) of at most ``batch_size`` texts whose padded
         size (rows × longest) stays within ``max_batch_tokens`` (``THREATSCORE_BATCH_TOKENS`` overrides it, for
-        tuning on another machine); a text longer than the budget goes alone."""
+        tuning on another machine); a text longer than the budget goes alone. With a dynamically quantised graph
+        every text goes alone (see ``_ensure_loaded``)."""
+        if self._one_per_batch:
+            yield from (order[i : i + 1] for i in range(len(order)))
+            return
         budget = int(os.environ.get("THREATSCORE_BATCH_TOKENS", "0")) or self.max_batch_tokens
         start, n = 0, len(order)
         while start < n:
@@ -213,11 +251,23 @@ class EncoderHeads:
             yield order[start:end]
             start = end
 
-    def _run_batch(self, ids: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+    @staticmethod
+    def _pad(idx: np.ndarray, sequences: list[list[int]], width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids and attention mask of the texts ``idx``, padded to ``width`` (the batch's longest)."""
+        ids = np.zeros((len(idx), width), dtype=np.int64)
+        mask = np.zeros((len(idx), width), dtype=np.int64)
+        for row, i in enumerate(idx):
+            seq = sequences[i]
+            ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        return ids, mask
+
+    def _run_batch(self, ids: np.ndarray, mask: np.ndarray, session: Any = None) -> list[np.ndarray]:
         """The encoder on one padded batch: one logits array per name in ``OUTPUTS``."""
+        session = session or self._session
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        wanted = {i.name for i in self._session.get_inputs()}
-        return list(self._session.run(list(OUTPUTS), {k: v for k, v in feeds.items() if k in wanted}))
+        wanted = {i.name for i in session.get_inputs()}
+        return list(session.run(list(OUTPUTS), {k: v for k, v in feeds.items() if k in wanted}))
 
     def predict(self, texts: Sequence[str]) -> HeadOutputs:
         """Calibrated probabilities per text."""

@@ -96,9 +96,9 @@ def _shapes(heads: EncoderHeads, texts: list[str]) -> list[tuple[int, int]]:
     shapes: list[tuple[int, int]] = []
     run = heads._run_batch
 
-    def recording(ids: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+    def recording(ids: np.ndarray, mask: np.ndarray, session: Any = None) -> list[np.ndarray]:
         shapes.append(ids.shape)
-        return run(ids, mask)
+        return run(ids, mask, session)
 
     heads._ensure_loaded()
     heads._run_batch = recording  # type: ignore[method-assign]
@@ -162,6 +162,34 @@ def test_int8_scores_of_a_text_do_not_depend_on_longer_texts_in_the_call(tiny_on
     with_others = heads.logits(TEXTS)
     for name in alone:
         np.testing.assert_array_equal(alone[name][0], with_others[name][0])
+
+
+def test_an_int8_text_is_scored_the_same_whatever_else_is_in_the_call(tiny_onnx):
+    """Dynamic int8 reads each activation's range off the whole batch: the same article in another request, batch
+    size or engine (Spark) would get other scores. Each text of an int8 graph is its own batch."""
+    _, int8, tokenizer_json = tiny_onnx
+    heads = EncoderHeads(int8, tokenizer_json, max_length=64, max_words=40)  # default batch size and budget
+    shapes = _shapes(heads, TEXTS)
+    assert [rows for rows, _ in shapes] == [1] * len(TEXTS)
+    together = heads.logits(TEXTS * 2)
+    for k, text in enumerate(TEXTS):
+        alone = heads.logits([text])
+        for name in alone:
+            np.testing.assert_array_equal(alone[name][0], together[name][k])
+            np.testing.assert_array_equal(alone[name][0], together[name][k + len(TEXTS)])
+
+
+def test_parallel_batches_give_the_same_logits_as_batches_in_turn(tiny_onnx):
+    fp32, int8, tokenizer_json = tiny_onnx
+    for graph in (fp32, int8):
+        heads = EncoderHeads(graph, tokenizer_json, max_length=64, max_words=40, batch_size=2, threads=2)
+        heads.parallel_batches = False
+        in_turn = heads.logits(TEXTS * 3)
+        heads.parallel_batches = True
+        assert heads._pool is not None  # two threads: batches go to the pool
+        side_by_side = heads.logits(TEXTS * 3)
+        for name in in_turn:
+            np.testing.assert_allclose(in_turn[name], side_by_side[name], rtol=1e-5, atol=1e-6)
 
 
 def test_fp32_logits_are_the_same_whatever_the_batching(tiny_onnx):

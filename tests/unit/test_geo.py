@@ -93,6 +93,15 @@ def test_georgia_state_versus_country() -> None:
     assert _regions("Russian troops remain in a breakaway region of Georgia.")[0] == ("GE", None)
 
 
+def test_the_two_punjabs_are_told_apart_by_their_towns_and_parties() -> None:
+    # A small Indian town named against Punjab: the pair is read jointly, not pulled to a Pakistani namesake.
+    assert _regions("Residents of Rupnagar, Punjab blocked traffic on Sunday over the roads.")[0] == ("IN", "Punjab")
+    assert _regions("Traders in Lahore, Punjab went on strike on Monday.")[0] == ("PK", "Punjab")
+    # No town at all: the parties say which Punjab.
+    assert _regions("Aam Aadmi Party workers protested across Punjab against the BJP.")[0] == ("IN", "Punjab")
+    assert _regions("Pakistan Tehreek-e-Insaf workers protested across Punjab on Friday.")[0] == ("PK", "Punjab")
+
+
 @pytest.mark.parametrize("spelling", ["Hasaka", "Hasakah", "Hassakeh", "Al-Hasakah", "al-Hasakeh"])
 def test_transliteration_variants_resolve_the_same(spelling: str) -> None:
     assert _regions(f"ISIS militants attacked a checkpoint in {spelling}, killing four SDF fighters.")[0] == (

@@ -313,6 +313,15 @@ class Resolver:
     def _disambiguate(self, mentions: list[Mention]) -> list[Mention]:
         for m in mentions:
             m.choice = max(m.candidates, key=lambda c: c.prior)
+        # "Rupnagar, Punjab": start each named pair from its best joint reading. Chosen one at a time, the larger
+        # Punjab (Pakistan's) would pull Rupnagar to a Pakistani namesake and the two would then hold each other.
+        for m in mentions:
+            if m.container is not None:
+                around = mentions[m.container]
+                m.choice, around.choice = max(
+                    ((i, o) for i in m.candidates for o in around.candidates),
+                    key=lambda pair: pair[0].prior + pair[1].prior + _contains(pair[1], pair[0]),
+                )
         country_ev: dict[str, float] = {}
         admin_ev: dict[int, float] = {}
         for _ in range(_ROUNDS):
