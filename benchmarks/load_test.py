@@ -272,10 +272,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     ) as http:
         ready = await http.get("/readyz")
         ready.raise_for_status()
-        model = (await http.get("/model")).json()
+        model_response = await http.get("/model")
+        if model_response.status_code != 200:
+            # A wrong or missing key fails every request: say so now rather than after minutes of 401s.
+            raise SystemExit(f"GET /model answered {model_response.status_code}: {model_response.text[:300]}")
+        model = model_response.json()
         rng = random.Random(run)
         for i in range(args.warmup):
-            await http.post("/score", json={"articles": [make_article(rng, f"warm-{run}", i)]})
+            warm = await http.post("/score", json={"articles": [make_article(rng, f"warm-{run}", i)]})
+            if warm.status_code != 200:
+                raise SystemExit(f"warm-up POST /score answered {warm.status_code}: {warm.text[:300]}")
     levels = []
     for clients in args.clients:
         logger.info("level: %d clients x %.0f s", clients, args.duration)

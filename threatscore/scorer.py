@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -45,6 +46,9 @@ class ScorerConfig(BaseModel):
     #: Evidence for a signal is sought in at most this many chunks: those that score highest for it. One chunk gave
     #: the seed article better quotes than two or all, and long articles 1.4× the speed of all.
     evidence_chunks: int = Field(1, ge=1)
+    #: How the chunks of a long article make its relevance: ``max`` (any chunk), ``mean`` (the article as a whole).
+    #: Signals are always the max over chunks: a signal shown anywhere is shown.
+    relevance_pooling: Literal["max", "mean"] = "max"
 
     @field_validator("signal_thresholds")
     @classmethod
@@ -89,17 +93,31 @@ class Scorer:
         every chunk of every article, once for the sentences of the articles that need evidence."""
         model = model or ModelInfo(name=self.config.name)
         prepared = [self._prepare(a) for a in articles]
+        pooled = self._pooled(prepared)
+        readings = [self._read(p, out, chunk_signals) for p, (out, chunk_signals) in zip(prepared, pooled, strict=True)]
+        evidence = self._evidence(prepared, readings)
+        return [self._assess(p, r, e, model) for p, r, e in zip(prepared, readings, evidence, strict=True)]
+
+    def relevance(self, articles: Sequence[Article]) -> FloatArray:
+        """Each article's relevance exactly as ``score`` computes it (chunks and pooling), without the rest: what
+        a relevance threshold must be chosen on."""
+        pooled = self._pooled([self._prepare(a) for a in articles])
+        return np.array([float(out.relevance[0]) for out, _ in pooled])
+
+    def _pooled(self, prepared: Sequence[_Prepared]) -> list[tuple[HeadOutputs, FloatArray]]:
+        """One model call for every chunk of every article; per article its pooled outputs and its chunks' own
+        signal probabilities."""
         flat = [chunk for p in prepared for chunk in p.chunks]
-        outputs = self.heads.predict(flat) if flat else None
-        readings = []
+        if not flat:
+            return []
+        outputs = self.heads.predict(flat)
+        pooled = []
         offset = 0
         for p in prepared:
             rows = slice(offset, offset + len(p.chunks))
             offset += len(p.chunks)
-            assert outputs is not None
-            readings.append(self._read(p, _pool(outputs, rows), outputs.signals[rows]))
-        evidence = self._evidence(prepared, readings)
-        return [self._assess(p, r, e, model) for p, r, e in zip(prepared, readings, evidence, strict=True)]
+            pooled.append((_pool(outputs, rows, self.config.relevance_pooling), outputs.signals[rows]))
+        return pooled
 
     def _prepare(self, article: Article) -> _Prepared:
         document = prepare(article.text)
@@ -220,13 +238,15 @@ def _candidates(p: _Prepared, r: _Reading, name: str, limit: int) -> list[int]:
     return [i for i, s in enumerate(p.sentences) if any(s.start < c.end and c.start < s.end for c in hot)]
 
 
-def _pool(outputs: HeadOutputs, rows: slice) -> HeadOutputs:
-    """One article's chunks → one row: presence (relevance, signals) is the max over chunks; event type and
-    severity distributions are averaged, weighted by each chunk's relevance."""
+def _pool(outputs: HeadOutputs, rows: slice, relevance_pooling: str = "max") -> HeadOutputs:
+    """One article's chunks → one row: signals are the max over chunks (shown anywhere is shown), relevance the max
+    or the mean (``relevance_pooling``); event type and severity distributions are averaged, weighted by each
+    chunk's relevance."""
     weights = outputs.relevance[rows] + 1e-6
     weights = weights / weights.sum()
+    relevance = outputs.relevance[rows]
     return HeadOutputs(
-        relevance=outputs.relevance[rows].max(keepdims=True),
+        relevance=relevance.mean(keepdims=True) if relevance_pooling == "mean" else relevance.max(keepdims=True),
         signals=outputs.signals[rows].max(axis=0, keepdims=True),
         event_types=(weights[:, None] * outputs.event_types[rows]).sum(axis=0, keepdims=True),
         severity=(weights[:, None] * outputs.severity[rows]).sum(axis=0, keepdims=True),

@@ -14,18 +14,19 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import mlflow
 import numpy as np
 import pandas as pd
 
 from threatscore.encoder_heads import OUTPUTS, EncoderHeads
-from threatscore.scorer import ScorerConfig
+from threatscore.schemas import Article
+from threatscore.scorer import Scorer, ScorerConfig
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
 from training.baseline import FitResult, model_texts
 from training.config import MiniLMExperiment
-from training.metrics import best_threshold
+from training.metrics import best_threshold, binary_report
 
 logger = logging.getLogger(__name__)
 
@@ -383,13 +384,16 @@ def calibrate_and_threshold(
     dev_texts: list[str],
     dev_targets: Targets,
     base_name: str,
-    dev_sources: np.ndarray | None = None,
+    dev: pd.DataFrame | None = None,
+    relevance_pooling: Literal["max", "mean"] = "max",
 ) -> tuple[EncoderHeads, ScorerConfig, dict[str, float]]:
     """Fit temperatures per output on dev, then choose per-signal and relevance thresholds on calibrated dev.
 
-    The relevance threshold is chosen on the dev rows of the sources that carry both labels (``dev_sources``;
-    BBC_News in this corpus): every other source is all-relevant, and on them any low threshold looks right, which
-    is how v4 came to call most BBC business and sport articles relevant."""
+    The relevance threshold is chosen on the dev rows (``dev``, aligned with ``dev_texts``) of the sources that
+    carry both labels (BBC_News in this corpus): every other source is all-relevant, and on them any low threshold
+    looks right. On those rows relevance is computed as the scorer computes it for an article (chunks pooled by
+    ``relevance_pooling``), not on the first 256 tokens: v4–v6 chose their thresholds on single truncated inputs
+    and were then served max-pooled chunks, and called most long BBC business and sport articles relevant."""
     raw = heads.logits(dev_texts)
     temps = {
         "relevance": fit_temperature(raw["relevance"].reshape(-1), dev_targets.relevance, "binary"),
@@ -418,18 +422,31 @@ def calibrate_and_threshold(
         else:
             thresholds[name] = 0.5
         metrics[f"dev.signal.{name}.threshold"] = thresholds[name]
+    config = ScorerConfig(name=base_name, signal_thresholds=thresholds, relevance_pooling=relevance_pooling)
     known = ~np.isnan(dev_targets.relevance)
-    if dev_sources is not None:
-        mixed = known & contrastive_rows(dev_sources, dev_targets.relevance)
+    relevance = probs.relevance
+    if dev is not None:
+        mixed = known & contrastive_rows(dev["source"].astype(str).to_numpy(), dev_targets.relevance)
         if mixed.sum() >= 10:
             known = mixed
+            relevance = relevance.copy()
+            relevance[known] = Scorer(heads, config).relevance(_articles(dev[known]))
     metrics["dev.relevance.threshold_rows"] = float(known.sum())
-    rel_threshold = (
-        best_threshold(dev_targets.relevance[known].astype(int), probs.relevance[known]) if known.any() else 0.5
-    )
+    gold = dev_targets.relevance[known].astype(int)
+    rel_threshold = best_threshold(gold, relevance[known]) if known.any() else 0.5
     metrics["dev.relevance.threshold"] = rel_threshold
-    config = ScorerConfig(name=base_name, relevance_threshold=rel_threshold, signal_thresholds=thresholds)
-    return heads, config, metrics
+    report = binary_report(gold, relevance[known], rel_threshold)
+    metrics.update({f"dev.relevance.{k}": float(v) for k, v in report.items()})
+    return heads, config.model_copy(update={"relevance_threshold": rel_threshold}), metrics
+
+
+def _articles(frame: pd.DataFrame) -> list[Article]:
+    """Corpus rows as the articles a client would send (id, text, title)."""
+    titles = frame["title"] if "title" in frame else pd.Series([None] * len(frame), index=frame.index)
+    return [
+        Article(id=str(i), text=t, title=ti if isinstance(ti, str) and ti else None)
+        for i, t, ti in zip(frame["id"], frame["text"], titles, strict=True)
+    ]
 
 
 def fit_minilm(
@@ -505,7 +522,7 @@ def fit_minilm(
         metrics["model.onnx_fp32_megabytes"] = fp32_path.stat().st_size / 1e6
     dev_texts = model_texts(dev)
     heads, scorer_config, cal = calibrate_and_threshold(
-        heads, dev_texts, dev_targets, config.tracking.register_as, dev["source"].astype(str).to_numpy()
+        heads, dev_texts, dev_targets, config.tracking.register_as, dev, config.encoder.relevance_pooling
     )
     metrics.update(cal)
     if config.quantize:

@@ -276,3 +276,21 @@ def test_long_articles_quote_only_sentences_of_the_chunks_that_carry_the_signal(
     for name in carried:
         quotes = assessment.signals[name].evidence
         assert quotes and all(q in loud_chunk.of(document.text) for q in quotes), name
+
+
+def test_relevance_pooling_mean_reads_the_article_as_a_whole(tiny_fit):
+    quiet = "The council met on Monday to discuss the new school budget and the repair of the old bridge."
+    loud = "Gunmen attacked the army base and killed twelve soldiers. Militants stormed the prison."
+    article = Article(id="mixed", text=" ".join([quiet] * 6 + [loud] + [quiet] * 6))
+    heads = ChunkingHeads(tiny_fit.heads, max_words=40)
+    by = {
+        pooling: Scorer(heads, tiny_fit.scorer_config.model_copy(update={"relevance_pooling": pooling}))
+        for pooling in ("max", "mean")
+    }
+    chunks = [c for c in by["max"]._prepare(article).chunks]
+    per_chunk = tiny_fit.heads.predict(chunks).relevance
+    for pooling, expected in (("max", per_chunk.max()), ("mean", per_chunk.mean())):
+        scorer = by[pooling]
+        assert scorer.relevance([article])[0] == pytest.approx(expected)
+        assert scorer.score([article])[0].relevance == pytest.approx(expected, abs=1e-4)  # the same number
+    assert per_chunk.mean() < per_chunk.max()
