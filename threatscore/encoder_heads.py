@@ -199,7 +199,8 @@ class EncoderHeads:
             # Dynamic int8 scales each activation tensor by its batch's range, padding and batch mates included:
             # the same article scored in another request, another batch size or on Spark would get other
             # numbers (up to 0.17 apart). Each text is its own batch, so its scores are its own; the batches
-            # still run two at a time. Cost on 2 cores: 4–16 % of throughput (served-path-changes.md).
+            # still run two at a time. Cost on 2 cores: 0–14 % of throughput in one process, up to ~30 % in
+            # `make bench` on a busy host (benchmarks/results/served-path-changes.md, H).
             self._one_per_batch = dynamically_quantized(self.onnx_model)
             self._tokenizer = tokenizer
 

@@ -238,7 +238,7 @@ def _candidates(p: _Prepared, r: _Reading, name: str, limit: int) -> list[int]:
     return [i for i, s in enumerate(p.sentences) if any(s.start < c.end and c.start < s.end for c in hot)]
 
 
-def _pool(outputs: HeadOutputs, rows: slice, relevance_pooling: str = "max") -> HeadOutputs:
+def _pool(outputs: HeadOutputs, rows: slice, relevance_pooling: Literal["max", "mean"] = "max") -> HeadOutputs:
     """One article's chunks → one row: signals are the max over chunks (shown anywhere is shown), relevance the max
     or the mean (``relevance_pooling``); event type and severity distributions are averaged, weighted by each
     chunk's relevance."""
