@@ -151,12 +151,13 @@ class EncoderHeads:
         self._solo: Any = None
         self._pool: ThreadPoolExecutor | None = None
         self._one_per_batch = False
+        self._pid = 0
         self._tokenizer: Any = None
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_session=None, _solo=None, _pool=None, _tokenizer=None, _lock=None)
+        state.update(_session=None, _solo=None, _pool=None, _tokenizer=None, _lock=None, _pid=0)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -166,14 +167,17 @@ class EncoderHeads:
         state.setdefault("_solo", None)
         state.setdefault("_pool", None)
         state.setdefault("_one_per_batch", False)
+        state.setdefault("_pid", 0)
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
     def _ensure_loaded(self) -> None:
-        if self._session is not None:
+        # A process forked after loading (a pre-forking server, Spark's worker daemon) inherits the session and the
+        # pool but not their threads: it builds its own.
+        if self._session is not None and self._pid == os.getpid():
             return
         with self._lock:
-            if self._session is not None:
+            if self._session is not None and self._pid == os.getpid():
                 return
             import onnxruntime as ort
 
@@ -190,6 +194,7 @@ class EncoderHeads:
                     graph, options, providers=["CPUExecutionProvider"], disabled_optimizers=disabled
                 )
 
+            self._solo, self._pool = None, None
             if threads > 1:
                 # Several batches: one single-threaded run per core (onnxruntime releases the GIL in ``run``).
                 # A 512-token batch's GEMMs are too small to split well across cores; whole batches are not.
@@ -203,6 +208,7 @@ class EncoderHeads:
             # `make bench` on a busy host (benchmarks/results/served-path-changes.md, H).
             self._one_per_batch = dynamically_quantized(self.onnx_model)
             self._tokenizer = tokenizer
+            self._pid = os.getpid()
 
     def _load_tokenizer(self) -> Any:
         from tokenizers import Tokenizer

@@ -3,6 +3,9 @@ and length-sorted batches that are padded to their own longest text only."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from typing import Any
 
 import numpy as np
@@ -294,3 +297,33 @@ def test_relevance_pooling_mean_reads_the_article_as_a_whole(tiny_fit):
         assert scorer.relevance([article])[0] == pytest.approx(expected)
         assert scorer.score([article])[0].relevance == pytest.approx(expected, abs=1e-4)  # the same number
     assert per_chunk.mean() < per_chunk.max()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_process_forked_after_loading_scores_with_its_own_threads(tiny_onnx):
+    """A pre-forking server or Spark's worker daemon may fork after the model is loaded: the child inherits the
+    session and the thread pool but not their threads, and must not hang on them."""
+    _, int8, tokenizer_json = tiny_onnx
+    heads = EncoderHeads(int8, tokenizer_json, max_length=64, max_words=40, threads=2)
+    expected = heads.logits(TEXTS * 2)["signals"]  # loaded here, pool threads started
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: score, report, exit without running the parent's teardown
+        try:
+            got = heads.logits(TEXTS * 2)["signals"]
+            os.write(write, b"ok" if np.array_equal(got, expected) else b"differ")
+        finally:
+            os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked process hung scoring")
+    assert os.read(read, 16) == b"ok"
+    os.close(read)
