@@ -102,6 +102,50 @@ def test_the_two_punjabs_are_told_apart_by_their_towns_and_parties() -> None:
     assert _regions("Pakistan Tehreek-e-Insaf workers protested across Punjab on Friday.")[0] == ("PK", "Punjab")
 
 
+@pytest.mark.parametrize("apostrophe", ["'", "’"])
+def test_a_place_after_its_countrys_possessive_is_kept(apostrophe: str) -> None:
+    # "Libya's Murzuq" once read as a person's name ("Libya Murzuq") and lost the town.
+    assert _regions(f"Militants attacked a base in Libya{apostrophe}s Murzuq on Monday.")[0] == ("LY", "Murzuq")
+    assert _regions(f"A bomb blast in Syria{apostrophe}s Afrin killed seven civilians.")[0] == ("SY", "Aleppo")
+
+
+def test_a_country_named_as_the_actor_is_not_the_scene() -> None:
+    for text in (
+        "US-led airstrikes killed 14 civilians in Hajin, Deir ez-Zor, on Friday.",
+        "ISIS attacked the SDF near a US military base in Deir ez-Zor.",
+        "Turkey-backed militia killed a singer and his son in Syria's Deir ez-Zor.",
+        "Russian warplanes struck a market in Deir ez-Zor.",
+    ):
+        regions = _regions(text)
+        assert regions[0] == ("SY", "Deir ez-Zor"), text
+        assert not {cc for cc, _ in regions} & {"US", "TR", "RU"}, text
+    # Alone, a foreign air force names no place; a country's own troops still say where the story is.
+    assert _regions("Airstrikes by “Russian” warplanes killed seven fighters in a town.") == []
+    assert _regions("Nigerian troops killed 20 Boko Haram fighters on Sunday.")[0] == ("NG", None)
+    assert _regions("Airstrikes hit Sanaa overnight; Sanaa strikes killed 12.")[0] == ("YE", "Sanaa")
+
+
+def test_operation_and_newspaper_names_are_not_places() -> None:
+    # "Olive Branch" is a town in Mississippi; "Republica" one in Brazil.
+    assert _regions("Forces of the “Olive Branch” Operation shelled villages around Afrin.") == [("SY", "Aleppo")]
+    assert _regions("Operation Olive Branch entered its third week.") == []
+    assert _regions("The Maoists called a general strike on Monday, reports Republica.") == []
+    # A newspaper named for a famous place says which country the story comes from, no more.
+    assert _regions("26 militants were arrested across the country on June 14, reports Dhaka Tribune.") == [("BD", None)]
+
+
+def test_the_islamic_states_long_name_is_not_iraq_and_syria() -> None:
+    text = "Police are on alert over local links with the Islamic State of Iraq and Syria, reports Colombo Page."
+    assert _regions(text) == [("LK", None)]
+
+
+def test_damascus_countryside_is_rif_dimashq() -> None:
+    assert _regions("Shells hit the eastern suburbs of the capital Damascus, killing a man.")[0] == ("SY", "Rif-dimashq")
+    assert _regions("Regime forces shelled the countryside of Damascus.")[0] == ("SY", "Rif-dimashq")
+    assert _regions("A car bomb exploded in central Damascus.")[0] == ("SY", "Dimashq")
+    assert _regions("The group executed a woman in al-Yarmouk basin.")[0] == ("SY", "Daraa")
+
+
 @pytest.mark.parametrize("spelling", ["Hasaka", "Hasakah", "Hassakeh", "Al-Hasakah", "al-Hasakeh"])
 def test_transliteration_variants_resolve_the_same(spelling: str) -> None:
     assert _regions(f"ISIS militants attacked a checkpoint in {spelling}, killing four SDF fighters.")[0] == (

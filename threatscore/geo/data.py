@@ -521,6 +521,10 @@ NON_PLACE_PHRASES: tuple[str, ...] = (
     "Central Asia", "Islamic State", "Middle Belt", "Mediterranean", "Indian Ocean", "Guinea worm",
     "Chad Basin", "Nile River", "Jordan River", "West Bank and Gaza", "Kurdistan Workers", "New Year",
     "Victoria Cross", "Congo River", "Sinai Province", "West Africa Province", "Khorasan Province",
+    # The group's long names: "links with the Islamic State of Iraq and Syria" says nothing of where the story is.
+    "Islamic State of Iraq and Syria", "Islamic State in Iraq and Syria", "Islamic State of Iraq and the Levant",
+    "Islamic State in Iraq and the Levant", "Islamic State of Iraq and al-Sham", "Islamic State of Iraq and Sham",
+    "Islamic State of Iraq", "Islamic State in Iraq",
 )  # fmt: skip
 
 # Names of macro-regions that are also an admin-1 or a town somewhere ("the Sahel", "the Sahara"): a
@@ -530,7 +534,13 @@ MACRO_REGION_NAMES: frozenset[str] = frozenset("sahel sahara maghreb levant sina
 # Well-known areas inside one admin-1 that conflict reporting names instead of a town: they behave like
 # second-level regions of it.
 SUBREGIONS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("SY", "Rif-dimashq"): ("Ghouta", "Eastern Ghouta", "Western Ghouta", "Qalamoun", "Wadi Barada"),
+    # "Rif Dimashq" is "the Damascus countryside": reports name it that way, or by the capital's suburbs.
+    ("SY", "Rif-dimashq"): (
+        "Ghouta", "Eastern Ghouta", "Western Ghouta", "Qalamoun", "Wadi Barada", "Damascus countryside",
+        "countryside of Damascus", "Rif Damascus", "Damascus suburbs", "suburbs of Damascus",
+        "suburbs of the capital Damascus", "outskirts of Damascus", "outskirts of the capital Damascus",
+    ),
+    ("SY", "Daraa"): ("Yarmouk Basin", "al-Yarmouk Basin", "Yarmouk Valley", "Hawd al-Yarmouk"),
     ("SY", "Idlib"): ("Jabal al-Zawiya", "Jabal Zawiya", "Jabal al-Arbaeen"),
     ("SY", "Latakia"): ("Jabal al-Akrad", "Jabal al-Turkman", "Jabal Turkman", "Jabal al-Akrad"),
     ("SY", "Hama"): ("Sahl al-Ghab", "Ghab Plain", "al-Ghab"),

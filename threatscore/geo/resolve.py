@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 import re
 from collections import defaultdict
@@ -75,6 +76,24 @@ _STRONG_PARTICLES = frozenset({"bin", "ibn", "abu", "bint", "abd"})
 _ADMIN_AFTER_RE = re.compile(r"[ \t]*(\w+)")
 # "the province of Ghazni", "state of Georgia" (but not "a breakaway region of Georgia").
 _OF_ADMIN_WORDS = frozenset("province governorate state district wilaya wilayah county department prefecture".split())
+# A name used for an actor, not the scene: "US-led strikes", "Turkey-backed militia", "Russian-made rockets"
+# (any place), and a country or demonym before force projected abroad or diplomacy: "Russian warplanes", "a US
+# military base", "the Iranian embassy". Not "Pakistani soldiers", "the Nigerian army" or "Afghan police": a
+# country's own forces are mostly at home, where the event is.
+_ACTOR_SUFFIX_RE = re.compile(r"-(?:led|backed|supported|sponsored|funded|allied|trained|armed|made|aligned)\b", re.I)
+_ACTOR_NOUN_AFTER_RE = re.compile(
+    r"[”\"’']?[ \t]+(?:(?:(?:military|army|air|naval)[ \t]+)?bases?|warplanes|jets|aircraft|drones?|airstrikes?|"
+    r"strikes|missiles?|coalition|embassy|envoy|ambassador|diplomats|advisers|advisors|contractors|mercenaries)\b",
+    re.IGNORECASE,
+)
+# "suburbs of Damascus", "countryside of Damascus": a named area led by a common noun.
+_LOWER_HEADS = frozenset("countryside suburbs outskirts".split())
+# "Operation Olive Branch", "the “Olive Branch” operation", "Euphrates Shield operation": a military operation's
+# name, not a place. "reports Colombo Page": a newspaper cited as the source (SATP's house style), which says
+# at most which country the story comes from.
+_OPERATION_AFTER_RE = re.compile(r"[”\"'’]?[ \t]+operations?\b", re.IGNORECASE)
+_OPERATION_BEFORE_RE = re.compile(r"\boperations?[ \t]+[“\"'‘]?$", re.IGNORECASE)
+_OUTLET_BEFORE_RE = re.compile(r"\breport(?:s|ed)[ \t]+(?:the[ \t]+)?$")
 _OF_BEFORE_RE = re.compile(r"\b(\w+)[ \t]+of[ \t]+(?:the[ \t]+)?$", re.IGNORECASE)
 # Between "X" and "Y" when Y contains X: "Tripoli, Lebanon", "Nahri Saraj district, Helmand",
 # "Ouagadougou (Ouagadougou, Kadiogo)", "Puli Alam city, Logar", "Hasaka in Syria".
@@ -196,7 +215,22 @@ class Resolver:
             if any(gaz.entry_flags[i] & FLAG_BLOCK for i in range(gaz.entry_start[key], gaz.entry_start[key + 1])):
                 found.append(Mention(a, b, surface, key, 0, []))  # takes the span, resolves to nothing
                 continue
+            before = doc[max(0, a - 20) : a]
+            operation = _OPERATION_AFTER_RE.match(doc, b) or _OPERATION_BEFORE_RE.search(before)
+            actor = _ACTOR_SUFFIX_RE.match(doc, b) or (
+                _ACTOR_NOUN_AFTER_RE.match(doc, b) and self._names_a_country(key)
+            )
+            if operation or actor:
+                found.append(Mention(a, b, surface, key, 0, []))  # takes the span, resolves to nothing
+                continue
             cands = self._candidates(doc, a, b, surface, key, case_informative)
+            if _OUTLET_BEFORE_RE.search(before):
+                # A newspaper ("Dhaka Tribune", "Republica"): a famous place in its name hints at the country only.
+                cands = [
+                    dataclasses.replace(c, demonym=True, kind=KIND_COUNTRY, admin1=-1)
+                    for c in cands
+                    if c.kind in (KIND_COUNTRY, KIND_ADMIN1) or c.pop >= 100_000
+                ]
             if cands:
                 found.append(Mention(a, b, surface, key, 0, cands))
         found.sort(key=lambda m: (m.start, -(m.end - m.start)))
@@ -207,6 +241,14 @@ class Resolver:
                 out.append(m)
                 last_end = m.end
         return [m for m in out if m.candidates]
+
+    def _names_a_country(self, key: int) -> bool:
+        """Whether some reading of the name ``key`` is a country or a demonym ("US", "Cuban")."""
+        gaz = self.gaz
+        return any(
+            gaz.entry_flags[i] & FLAG_DEMONYM or gaz.place_kind[gaz.entry_place[i]] == KIND_COUNTRY
+            for i in range(gaz.entry_start[key], gaz.entry_start[key + 1])
+        )
 
     def _candidates(self, doc: str, a: int, b: int, surface: str, key: int, case_informative: bool) -> list[Candidate]:
         gaz = self.gaz
@@ -244,14 +286,14 @@ class Resolver:
                     continue
                 exact = True
             else:
-                if acronym:
-                    continue
                 exact = form in (folded, bare)
+            place = gaz.entry_place[i]
+            if acronym and not (exact and gaz.place_kind[place] == KIND_COUNTRY):
+                continue  # but "IRAN." heading a report is the country
+            kind = gaz.place_kind[place]
             demonym = bool(flags & FLAG_DEMONYM)
             if stopped and not demonym:
                 continue
-            place = gaz.entry_place[i]
-            kind = gaz.place_kind[place]
             pop = gaz.place_pop[place]
             needs_support = macro
             if demonym or flags & FLAG_CASE_SENSITIVE:
@@ -590,6 +632,9 @@ def _looks_capitalised(surface: str) -> bool:
     first = next((ch for ch in surface if ch.isalpha()), "")
     if first.isupper():
         return True
+    words = surface.split()
+    if len(words) > 1 and words[0].lower() in _LOWER_HEADS and words[-1][:1].isupper():
+        return True  # "suburbs of Damascus", "countryside of Damascus": a named area led by a common noun
     return bool(_ARTICLE_HEAD_RE.match(surface)) and any(ch.isupper() for ch in surface[:6])
 
 
@@ -614,6 +659,8 @@ def _in_person_name(before: str, gaz: Gazetteer) -> bool:
     word = match.group(1)
     if not word[:1].isupper() or word.isupper():
         return False
+    if word.endswith(("'s", "’s")):
+        return False  # "Libya's Murzuq", "Nigeria's Borno": a possessive, not a first name
     low = fold(word)
     if low in _PLACE_PRECEDERS or low in data.ADMIN1_WORDS:
         return False
