@@ -98,11 +98,29 @@ class Scorer:
         evidence = self._evidence(prepared, readings)
         return [self._assess(p, r, e, model) for p, r, e in zip(prepared, readings, evidence, strict=True)]
 
+    def pooled_outputs(self, articles: Sequence[Article]) -> HeadOutputs:
+        """Each article's head outputs exactly as ``score`` pools them over its chunks, one row per article,
+        without evidence, places or assessments: what relevance and signal thresholds must be chosen on."""
+        pooled = [out for out, _ in self._pooled([self._prepare(a) for a in articles])]
+        if not pooled:
+            return HeadOutputs(
+                relevance=np.zeros(0),
+                signals=np.zeros((0, len(SIGNALS))),
+                event_types=np.zeros((0, len(EVENT_TYPES))),
+                severity=np.zeros((0, len(SEVERITY_LEVELS))),
+            )
+        resurgence = [out.resurgence for out in pooled if out.resurgence is not None]
+        return HeadOutputs(
+            relevance=np.concatenate([out.relevance for out in pooled]),
+            signals=np.concatenate([out.signals for out in pooled]),
+            event_types=np.concatenate([out.event_types for out in pooled]),
+            severity=np.concatenate([out.severity for out in pooled]),
+            resurgence=np.concatenate(resurgence) if len(resurgence) == len(pooled) else None,
+        )
+
     def relevance(self, articles: Sequence[Article]) -> FloatArray:
-        """Each article's relevance exactly as ``score`` computes it (chunks and pooling), without the rest: what
-        a relevance threshold must be chosen on."""
-        pooled = self._pooled([self._prepare(a) for a in articles])
-        return np.array([float(out.relevance[0]) for out, _ in pooled])
+        """Each article's relevance exactly as ``score`` computes it (chunks and pooling)."""
+        return self.pooled_outputs(articles).relevance
 
     def _pooled(self, prepared: Sequence[_Prepared]) -> list[tuple[HeadOutputs, FloatArray]]:
         """One model call for every chunk of every article; per article its pooled outputs and its chunks' own

@@ -393,7 +393,9 @@ def calibrate_and_threshold(
     carry both labels (BBC_News in this corpus): every other source is all-relevant, and on them any low threshold
     looks right. On those rows relevance is computed as the scorer computes it for an article (chunks pooled by
     ``relevance_pooling``), not on the first 256 tokens: v4–v6 chose their thresholds on single truncated inputs
-    and were then served max-pooled chunks, and called most long BBC business and sport articles relevant."""
+    and were then served max-pooled chunks, and called most long BBC business and sport articles relevant.
+    Signal thresholds likewise: on every dev row with a signal label, the signals are the max over the article's
+    chunks, as served (up to v8 they were the first 256 tokens' probabilities)."""
     raw = heads.logits(dev_texts)
     temps = {
         "relevance": fit_temperature(raw["relevance"].reshape(-1), dev_targets.relevance, "binary"),
@@ -412,17 +414,25 @@ def calibrate_and_threshold(
     }
     heads.temperatures = temps
     probs = heads.predict(dev_texts)
+    config = ScorerConfig(name=base_name, relevance_pooling=relevance_pooling)
+    signals = probs.signals
+    labelled = (dev_targets.signal_weight >= 1.0).any(axis=1)
+    if dev is not None and labelled.any():
+        # An article's signals are the max over its chunks, which a long text's first 256 tokens understate:
+        # thresholds chosen on single inputs called long articles' signals too often (as relevance did, v4–v6).
+        signals = signals.copy()
+        signals[labelled] = Scorer(heads, config).pooled_outputs(_articles(dev[labelled])).signals
     metrics = {f"dev.temperature.{k}": v for k, v in temps.items()}
     thresholds = {}
     for j, name in enumerate(SIGNALS):
         gold = np.where(dev_targets.signal_weight[:, j] >= 1.0, dev_targets.signals[:, j], np.nan)
         known = ~np.isnan(gold)
         if known.sum() >= 10 and gold[known].sum() >= 3:
-            thresholds[name] = best_threshold(gold[known].astype(int), probs.signals[known, j])
+            thresholds[name] = best_threshold(gold[known].astype(int), signals[known, j])
         else:
             thresholds[name] = 0.5
         metrics[f"dev.signal.{name}.threshold"] = thresholds[name]
-    config = ScorerConfig(name=base_name, signal_thresholds=thresholds, relevance_pooling=relevance_pooling)
+    config = config.model_copy(update={"signal_thresholds": thresholds})
     known = ~np.isnan(dev_targets.relevance)
     relevance = probs.relevance
     if dev is not None:

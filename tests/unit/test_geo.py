@@ -131,7 +131,9 @@ def test_operation_and_newspaper_names_are_not_places() -> None:
     assert _regions("Operation Olive Branch entered its third week.") == []
     assert _regions("The Maoists called a general strike on Monday, reports Republica.") == []
     # A newspaper named for a famous place says which country the story comes from, no more.
-    assert _regions("26 militants were arrested across the country on June 14, reports Dhaka Tribune.") == [("BD", None)]
+    assert _regions("26 militants were arrested across the country on June 14, reports Dhaka Tribune.") == [
+        ("BD", None)
+    ]
 
 
 def test_the_islamic_states_long_name_is_not_iraq_and_syria() -> None:
@@ -140,7 +142,10 @@ def test_the_islamic_states_long_name_is_not_iraq_and_syria() -> None:
 
 
 def test_damascus_countryside_is_rif_dimashq() -> None:
-    assert _regions("Shells hit the eastern suburbs of the capital Damascus, killing a man.")[0] == ("SY", "Rif-dimashq")
+    assert _regions("Shells hit the eastern suburbs of the capital Damascus, killing a man.")[0] == (
+        "SY",
+        "Rif-dimashq",
+    )
     assert _regions("Regime forces shelled the countryside of Damascus.")[0] == ("SY", "Rif-dimashq")
     assert _regions("A car bomb exploded in central Damascus.")[0] == ("SY", "Dimashq")
     assert _regions("The group executed a woman in al-Yarmouk basin.")[0] == ("SY", "Daraa")

@@ -203,3 +203,38 @@ def test_warm_start_with_zero_epochs_reexports_the_logged_checkpoint(tiny_gold, 
     np.testing.assert_allclose(got, want, atol=1e-4)
     with pytest.raises(ValueError, match="init_from_run"):
         MiniLMExperiment.model_validate({**base, "encoder": {"max_length": 64}})
+
+
+def test_signal_thresholds_are_chosen_on_articles_pooled_as_served(tiny_encoder_fit, tiny_gold):
+    """Each signal's threshold is the best dev F1 of the *article's* signal (max over its chunks), not of its
+    first input's: here the articles open with the same quiet paragraph, so their first inputs are alike while
+    the signal is in a later chunk."""
+    from training.metrics import best_threshold
+    from training.minilm import _articles, calibrate_and_threshold, model_texts
+
+    corpus, gold = tiny_gold
+    dev = corpus[corpus["id"].isin(gold["id"])].copy()
+    quiet = " ".join(["The council met to discuss the school budget and the bridge repairs."] * 6)
+    dev["text"] = quiet + " " + dev["text"]
+    heads = tiny_encoder_fit.heads
+    targets = build_targets(dev, None, None, 0.5)
+    # Gold that the articles' pooled signals separate: the top third of each signal's article-level scores.
+    # Temperatures keep the order, so calibration does not change which articles these are.
+    before = Scorer(heads, tiny_encoder_fit.scorer_config).pooled_outputs(_articles(dev)).signals
+    targets.signals = (before >= np.quantile(before, 2 / 3, axis=0)).astype(float)
+    targets.signal_weight = np.ones_like(targets.signals)
+    heads, config, metrics = calibrate_and_threshold(heads, model_texts(dev), targets, "t", dev, "mean")
+    pooled = Scorer(heads, config).pooled_outputs(_articles(dev)).signals
+    single = heads.predict(model_texts(dev)).signals
+    checked, differ = 0, 0
+    for j, name in enumerate(SIGNALS):
+        y = targets.signals[:, j].astype(int)
+        if y.sum() < 3 or y.sum() == len(y):
+            continue
+        assert config.signal_thresholds[name] == best_threshold(y, pooled[:, j]), name
+        assert metrics[f"dev.signal.{name}.threshold"] == config.signal_thresholds[name]
+        differ += best_threshold(y, single[:, j]) != config.signal_thresholds[name]
+        checked += 1
+    assert checked >= 3
+    # On the first inputs the same choice gives other thresholds: the test tells the two choices apart.
+    assert differ >= 1

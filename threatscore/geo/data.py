@@ -536,9 +536,19 @@ MACRO_REGION_NAMES: frozenset[str] = frozenset("sahel sahara maghreb levant sina
 SUBREGIONS: dict[tuple[str, str], tuple[str, ...]] = {
     # "Rif Dimashq" is "the Damascus countryside": reports name it that way, or by the capital's suburbs.
     ("SY", "Rif-dimashq"): (
-        "Ghouta", "Eastern Ghouta", "Western Ghouta", "Qalamoun", "Wadi Barada", "Damascus countryside",
-        "countryside of Damascus", "Rif Damascus", "Damascus suburbs", "suburbs of Damascus",
-        "suburbs of the capital Damascus", "outskirts of Damascus", "outskirts of the capital Damascus",
+        "Ghouta",
+        "Eastern Ghouta",
+        "Western Ghouta",
+        "Qalamoun",
+        "Wadi Barada",
+        "Damascus countryside",
+        "countryside of Damascus",
+        "Rif Damascus",
+        "Damascus suburbs",
+        "suburbs of Damascus",
+        "suburbs of the capital Damascus",
+        "outskirts of Damascus",
+        "outskirts of the capital Damascus",
     ),
     ("SY", "Daraa"): ("Yarmouk Basin", "al-Yarmouk Basin", "Yarmouk Valley", "Hawd al-Yarmouk"),
     ("SY", "Idlib"): ("Jabal al-Zawiya", "Jabal Zawiya", "Jabal al-Arbaeen"),
