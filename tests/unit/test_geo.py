@@ -136,6 +136,15 @@ def test_operation_and_newspaper_names_are_not_places() -> None:
     ]
 
 
+def test_acled_parentheses_name_the_areas_around_a_place() -> None:
+    # "Kain (Kain, Yatenga)": Myanmar's Kayin and Norway's Solle are namesakes outside the areas named around them.
+    text = "Presumed JNIM militants ambushed an army unit near Kain (Kain, Yatenga), killing one soldier."
+    assert _regions(text) == [("BF", "Nord")]
+    text = "Presumed JNIM militants attacked a military base in Solle (Solle, Loroum), harbouring soldiers."
+    assert _regions(text) == [("BF", "Nord")]
+    assert _regions("Gunmen attacked Gwoza (Borno) overnight.")[0] == ("NG", "Borno")
+
+
 def test_the_islamic_states_long_name_is_not_iraq_and_syria() -> None:
     text = "Police are on alert over local links with the Islamic State of Iraq and Syria, reports Colombo Page."
     assert _regions(text) == [("LK", None)]

@@ -160,6 +160,7 @@ class Mention:
     candidates: list[Candidate]
     weight: float = 1.0
     container: int | None = None  # index of the mention that contains this one ("X, Y")
+    paren: bool = False  # the container follows in parentheses ("Kain (Kain, Yatenga)"): the areas around it
     contained: list[int] = field(default_factory=list)
     choice: Candidate | None = None
 
@@ -350,15 +351,23 @@ class Resolver:
             m, n = mentions[i], mentions[i + 1]
             if n.start - m.end <= 24 and _CONTAINER_GAP_RE.match(doc[m.end : n.start]):
                 m.container = i + 1
+                m.paren = "(" in doc[m.end : n.start]
                 n.contained.append(i)
 
     def _disambiguate(self, mentions: list[Mention]) -> list[Mention]:
+        # ACLED's "Kain (Kain, Yatenga)": the parentheses name the areas around a place, so only its readings in
+        # a country the outermost area can be in are left (not Myanmar's Kayin); a name with none is dropped.
         for m in mentions:
-            m.choice = max(m.candidates, key=lambda c: c.prior)
+            anchor = _paren_anchor(mentions, m)
+            if anchor is not None:
+                countries = {c.cc for c in anchor.candidates}
+                m.candidates = [c for c in m.candidates if c.cc in countries]
+        for m in mentions:
+            m.choice = max(m.candidates, key=lambda c: c.prior) if m.candidates else None
         # "Rupnagar, Punjab": start each named pair from its best joint reading. Chosen one at a time, the larger
         # Punjab (Pakistan's) would pull Rupnagar to a Pakistani namesake and the two would then hold each other.
         for m in mentions:
-            if m.container is not None:
+            if m.container is not None and m.candidates and mentions[m.container].candidates:
                 around = mentions[m.container]
                 m.choice, around.choice = max(
                     ((i, o) for i in m.candidates for o in around.candidates),
@@ -536,6 +545,26 @@ class Resolver:
             if all(p.casefold() != surface.casefold() for p in places[target]):
                 places[target].append(surface)
             score[target] += 0.5 * len(occ)
+
+
+def _paren_anchor(mentions: list[Mention], m: Mention) -> Mention | None:
+    """The outermost area of an ACLED-style "X (A, B)": for X, A and B, the last of the chain of containers
+    when the parentheses hold at least two names ("Solle (Solle, Loroum)" -> Loroum, for both Solles). A single
+    name in parentheses may be another name of the place ("Ras al-Ain (Serekaniye)"): no anchor then."""
+    chain = [m]
+    for _ in range(len(mentions)):  # containers point forward, so the chain ends; the bound is a guard
+        nxt = chain[-1].container
+        if nxt is None:
+            break
+        chain.append(mentions[nxt])
+    opened = next((i for i, x in enumerate(chain) if x.paren), None)
+    if opened is not None:
+        inside = len(chain) - 1 - opened  # names after the parenthesis
+    elif any(mentions[j].paren for j in m.contained):
+        inside = len(chain)  # ``m`` is the first name inside the parentheses
+    else:
+        return None
+    return chain[-1] if inside >= 2 else None
 
 
 def _region_key(m: Mention) -> tuple[str, int]:
