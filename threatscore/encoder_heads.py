@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from threatscore.heads import FloatArray, HeadOutputs
+from threatscore.heads import FloatArray, HeadOutputs, RuleSignal, rule_proba
+from threatscore.taxonomy import SIGNALS
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,9 @@ class EncoderHeads:
         self.threads = threads
         #: Run the batches of one call side by side, one thread each, when there are several (see ``logits``).
         self.parallel_batches = True
+        #: Signals whose keyword rule is blended in: a text where the rule fires scores at least the rule's dev
+        #: precision (``RuleSignal.p_hit``). Chosen per signal on dev at calibration (``training.minilm``).
+        self.rule_signals: dict[str, RuleSignal] = {}
         self._session: Any = None
         self._solo: Any = None
         self._pool: ThreadPoolExecutor | None = None
@@ -164,6 +168,7 @@ class EncoderHeads:
         # Models pickled before the token budget and the parallel batches.
         state.setdefault("max_batch_tokens", DEFAULT_BATCH_TOKENS)
         state.setdefault("parallel_batches", True)
+        state.setdefault("rule_signals", {})  # models pickled before the rule blend (v8 and earlier)
         state.setdefault("_solo", None)
         state.setdefault("_pool", None)
         state.setdefault("_one_per_batch", False)
@@ -280,9 +285,13 @@ class EncoderHeads:
         """Calibrated probabilities per text."""
         raw = self.logits(texts)
         t = self.temperatures
+        signals = _sigmoid(raw["signals"] / t["signals"]).astype(np.float64)
+        for name, rule in self.rule_signals.items():
+            j = SIGNALS.index(name)
+            signals[:, j] = np.maximum(signals[:, j], rule_proba(name, rule, texts))
         return HeadOutputs(
             relevance=_sigmoid(raw["relevance"].reshape(-1) / t["relevance"]).astype(np.float64),
-            signals=_sigmoid(raw["signals"] / t["signals"]).astype(np.float64),
+            signals=signals,
             event_types=_softmax(raw["event_types"] / t["event_types"]).astype(np.float64),
             severity=_softmax(raw["severity"] / t["severity"]).astype(np.float64),
             resurgence=_sigmoid(raw["resurgence"].reshape(-1) / t["resurgence"]).astype(np.float64),
@@ -294,4 +303,8 @@ class EncoderHeads:
 
     def describe(self) -> dict[str, str]:
         """What scores each output (for the model card and the logs)."""
-        return {name: f"onnx encoder head (T={self.temperatures[name]:.2f})" for name in OUTPUTS}
+        heads = {name: f"onnx encoder head (T={self.temperatures[name]:.2f})" for name in OUTPUTS}
+        rules = {
+            f"signal.{n}": f"encoder head or keyword rule (p_hit={r.p_hit:.2f})" for n, r in self.rule_signals.items()
+        }
+        return heads | rules

@@ -59,6 +59,13 @@ class RuleSignal:
     p_miss: float = 0.03
 
 
+def rule_proba(name: str, rule: RuleSignal, texts: Sequence[str], *, whole_texts: bool = True) -> FloatArray:
+    """``rule.p_hit`` for each text in which one of ``name``'s rules fires on a sentence, else ``rule.p_miss``
+    (``whole_texts=False``: each text is one sentence)."""
+    split = [sentences(t) for t in texts] if whole_texts else [[t] for t in texts]
+    return np.array([rule.p_hit if any(rule_fires(name, s) for s in sents) else rule.p_miss for sents in split])
+
+
 class SklearnHeads:
     """TF-IDF features shared by linear heads (the baseline). Signals without a trained head use a rule.
 
@@ -101,11 +108,10 @@ class SklearnHeads:
 
     def _signals(self, texts: Sequence[str], features: Any, *, whole_texts: bool) -> FloatArray:
         out = np.zeros((len(texts), len(SIGNALS)))
-        split = [sentences(t) for t in texts] if whole_texts else [[t] for t in texts]
         for j, name in enumerate(SIGNALS):
             head = self.signals[name]
             if isinstance(head, RuleSignal):
-                out[:, j] = [head.p_hit if any(rule_fires(name, s) for s in sents) else head.p_miss for sents in split]
+                out[:, j] = rule_proba(name, head, texts, whole_texts=whole_texts)
             else:
                 out[:, j] = _positive_proba(head, features)
         return out

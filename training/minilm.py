@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from threatscore.encoder_heads import OUTPUTS, EncoderHeads
+from threatscore.heads import RuleSignal, rule_proba
 from threatscore.schemas import Article
 from threatscore.scorer import Scorer, ScorerConfig
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
@@ -386,6 +387,7 @@ def calibrate_and_threshold(
     base_name: str,
     dev: pd.DataFrame | None = None,
     relevance_pooling: Literal["max", "mean"] = "max",
+    rule_blend: bool = False,
 ) -> tuple[EncoderHeads, ScorerConfig, dict[str, float]]:
     """Fit temperatures per output on dev, then choose per-signal and relevance thresholds on calibrated dev.
 
@@ -395,7 +397,8 @@ def calibrate_and_threshold(
     ``relevance_pooling``), not on the first 256 tokens: v4–v6 chose their thresholds on single truncated inputs
     and were then served max-pooled chunks, and called most long BBC business and sport articles relevant.
     Signal thresholds likewise: on every dev row with a signal label, the signals are the max over the article's
-    chunks, as served (up to v8 they were the first 256 tokens' probabilities)."""
+    chunks, as served (up to v8 they were the first 256 tokens' probabilities). With ``rule_blend`` a signal's
+    keyword rule is blended in where it helps on dev (``choose_rule_blend``)."""
     raw = heads.logits(dev_texts)
     temps = {
         "relevance": fit_temperature(raw["relevance"].reshape(-1), dev_targets.relevance, "binary"),
@@ -423,6 +426,10 @@ def calibrate_and_threshold(
         signals = signals.copy()
         signals[labelled] = Scorer(heads, config).pooled_outputs(_articles(dev[labelled])).signals
     metrics = {f"dev.temperature.{k}": v for k, v in temps.items()}
+    heads.rule_signals = {}
+    if rule_blend:
+        heads.rule_signals, signals, blend_metrics = choose_rule_blend(signals, dev_texts, dev_targets)
+        metrics.update(blend_metrics)
     thresholds = {}
     for j, name in enumerate(SIGNALS):
         gold = np.where(dev_targets.signal_weight[:, j] >= 1.0, dev_targets.signals[:, j], np.nan)
@@ -448,6 +455,48 @@ def calibrate_and_threshold(
     report = binary_report(gold, relevance[known], rel_threshold)
     metrics.update({f"dev.relevance.{k}": float(v) for k, v in report.items()})
     return heads, config.model_copy(update={"relevance_threshold": rel_threshold}), metrics
+
+
+def choose_rule_blend(
+    signals: np.ndarray, texts: list[str], targets: Targets, min_gain: float = 0.01
+) -> tuple[dict[str, RuleSignal], np.ndarray, dict[str, float]]:
+    """Per signal, whether its keyword rule should be blended into the encoder's article-level probability.
+
+    Blended, an article scores ``max(p_model, p_hit)`` when the rule fires on one of its sentences, where
+    ``p_hit`` is the rule's precision on the labelled dev rows. A signal is blended when that raises its
+    best-threshold dev F1 by more than ``min_gain``: transparent rules catch lexical signals ("claimed
+    responsibility") that a small gold set teaches the encoder poorly. Returns the chosen rules, the dev
+    signals with them blended in, and the metrics behind each choice."""
+    from sklearn.metrics import f1_score
+
+    chosen: dict[str, RuleSignal] = {}
+    blended = signals.copy()
+    metrics: dict[str, float] = {}
+    for j, name in enumerate(SIGNALS):
+        y = np.where(targets.signal_weight[:, j] >= 1.0, targets.signals[:, j], np.nan)
+        known = ~np.isnan(y)
+        if known.sum() < 10 or np.nansum(y[known]) < 3:
+            continue
+        fired = rule_proba(name, RuleSignal(1.0, 0.0), [texts[i] for i in np.flatnonzero(known)]) > 0
+        if fired.sum() < 5:
+            continue
+        gold = y[known].astype(int)
+        p_hit = float(np.clip(gold[fired].mean(), 0.05, 0.95))
+        model = signals[known, j]
+        with_rule = np.maximum(model, np.where(fired, p_hit, 0.0))
+        f1 = {
+            tag: float(f1_score(gold, p >= best_threshold(gold, p), zero_division=0))
+            for tag, p in (("model", model), ("with_rule", with_rule))
+        }
+        metrics |= {f"dev.signal.{name}.f1_{tag}": v for tag, v in f1.items()}
+        metrics[f"dev.signal.{name}.rule_p_hit"] = p_hit
+        blend = f1["with_rule"] > f1["model"] + min_gain
+        metrics[f"dev.signal.{name}.rule_blend"] = float(blend)
+        if blend:
+            chosen[name] = RuleSignal(p_hit, 0.0)
+            blended[np.flatnonzero(known), j] = with_rule
+    logger.info("keyword rules blended into signals: %s", sorted(chosen) or "none")
+    return chosen, blended, metrics
 
 
 def _articles(frame: pd.DataFrame) -> list[Article]:
@@ -532,7 +581,13 @@ def fit_minilm(
         metrics["model.onnx_fp32_megabytes"] = fp32_path.stat().st_size / 1e6
     dev_texts = model_texts(dev)
     heads, scorer_config, cal = calibrate_and_threshold(
-        heads, dev_texts, dev_targets, config.tracking.register_as, dev, config.encoder.relevance_pooling
+        heads,
+        dev_texts,
+        dev_targets,
+        config.tracking.register_as,
+        dev,
+        config.encoder.relevance_pooling,
+        config.rule_blend,
     )
     metrics.update(cal)
     if config.quantize:

@@ -237,3 +237,52 @@ def test_signal_thresholds_are_chosen_on_articles_pooled_as_served(tiny_encoder_
         assert metrics[f"dev.signal.{name}.threshold"] == config.signal_thresholds[name]
         checked += 1
     assert checked >= 3
+
+
+def test_a_rule_is_blended_into_a_signal_only_where_it_helps_on_dev():
+    from training.minilm import Targets, choose_rule_blend
+
+    n = 40
+    claim = "The group claimed responsibility for the attack."
+    texts = [claim if i % 4 == 0 else "Troops patrolled the market on Sunday." for i in range(n)]
+    signals = np.full((n, len(SIGNALS)), 0.3)
+    j = SIGNALS.index("claimed_responsibility")
+    signals[:, j] = np.linspace(0.2, 0.4, n)  # the encoder cannot tell claims apart here
+    labels = np.full((n, len(SIGNALS)), np.nan)
+    labels[:, j] = [1.0 if i % 4 == 0 else 0.0 for i in range(n)]
+    k = SIGNALS.index("militant_attack")
+    labels[:, k] = labels[:, j]
+    signals[:, k] = np.where(labels[:, k] == 1, 0.9, 0.1)  # the encoder is already right: no rule needed
+    weights = np.where(np.isnan(labels), 0.0, 1.0)
+    targets = Targets(
+        np.full(n, np.nan), np.ones(n), labels, weights, np.zeros(n), np.zeros(n), np.full(n, np.nan), np.zeros(n)
+    )
+    chosen, blended, metrics = choose_rule_blend(signals, texts, targets)
+    assert set(chosen) == {"claimed_responsibility"}
+    assert chosen["claimed_responsibility"].p_hit == pytest.approx(0.95)  # precision 1.0, clipped
+    assert metrics["dev.signal.claimed_responsibility.f1_with_rule"] == pytest.approx(1.0)
+    assert metrics["dev.signal.claimed_responsibility.rule_blend"] == 1.0
+    assert (blended[labels[:, j] == 1, j] >= 0.95).all()
+    np.testing.assert_array_equal(blended[:, k], signals[:, k])
+
+
+def test_a_blended_rule_lifts_the_texts_it_fires_on_and_survives_pickling(tiny_encoder_fit):
+    import pickle
+
+    from threatscore.heads import RuleSignal
+
+    heads = pickle.loads(pickle.dumps(tiny_encoder_fit.heads))
+    texts = ["The Islamic State claimed responsibility for the bombing.", "The council met on Monday."]
+    j = SIGNALS.index("claimed_responsibility")
+    before = heads.predict(texts).signals
+    heads.rule_signals = {"claimed_responsibility": RuleSignal(0.97, 0.0)}
+    after = pickle.loads(pickle.dumps(heads)).predict(texts).signals
+    assert after[0, j] == pytest.approx(max(0.97, before[0, j]))
+    np.testing.assert_allclose(after[1], before[1])
+    np.testing.assert_allclose(np.delete(after[0], j), np.delete(before[0], j))
+    # A model pickled before the blend existed loads without rules.
+    state = heads.__getstate__()
+    del state["rule_signals"]
+    old = EncoderHeads.__new__(EncoderHeads)
+    old.__setstate__(state)
+    assert old.rule_signals == {}
