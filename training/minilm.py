@@ -592,6 +592,7 @@ def fit_minilm(
     metrics.update(cal)
     if config.quantize:
         fp32.temperatures = dict(heads.temperatures)
+        fp32.rule_signals = dict(heads.rule_signals)  # the same blend, so the deltas are the int8 graph's alone
         metrics.update(quantization_deltas(fp32, heads, dev, dev_targets, scorer_config))
     counts = {"train.rows": len(texts), "dev.rows": len(dev)}
     return FitResult(heads, scorer_config, metrics, counts)
