@@ -421,8 +421,8 @@ def calibrate_and_threshold(
     signals = probs.signals
     labelled = (dev_targets.signal_weight >= 1.0).any(axis=1)
     if dev is not None and labelled.any():
-        # An article's signals are the max over its chunks, which a long text's first 256 tokens understate:
-        # thresholds chosen on single inputs called long articles' signals too often (as relevance did, v4–v6).
+        # Served, an article's signals are the max over its chunks, not its first 256 tokens' probabilities: the
+        # thresholds are chosen on what is served (the mismatch relevance had in v4–v6).
         signals = signals.copy()
         signals[labelled] = Scorer(heads, config).pooled_outputs(_articles(dev[labelled])).signals
     metrics = {f"dev.temperature.{k}": v for k, v in temps.items()}
