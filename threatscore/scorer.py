@@ -98,6 +98,10 @@ class Scorer:
         evidence = self._evidence(prepared, readings)
         return [self._assess(p, r, e, model) for p, r, e in zip(prepared, readings, evidence, strict=True)]
 
+    def chunks(self, article: Article) -> list[str]:
+        """The model inputs ``score`` makes of an article: its chunks, each with the title in front."""
+        return self._prepare(article).chunks
+
     def pooled_outputs(self, articles: Sequence[Article]) -> HeadOutputs:
         """Each article's head outputs exactly as ``score`` pools them over its chunks, one row per article,
         without evidence, places or assessments: what relevance and signal thresholds must be chosen on."""

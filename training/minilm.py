@@ -398,19 +398,25 @@ def calibrate_and_threshold(
     and were then served max-pooled chunks, and called most long BBC business and sport articles relevant.
     Signal thresholds likewise: on every dev row with a signal label, the signals are the max over the article's
     chunks, as served (up to v8 they were the first 256 tokens' probabilities). With ``rule_blend`` a signal's
-    keyword rule is blended in where it helps on dev (``choose_rule_blend``)."""
+    keyword rule is blended in where it helps on dev (``choose_rule_blend``). The signal and resurgence
+    temperatures are fitted on each article's largest chunk logit, which is what the served max over chunks
+    reads (a temperature keeps the order, so the max of the calibrated chunks is the calibrated max)."""
     raw = heads.logits(dev_texts)
+    pooled_raw = raw
+    if dev is not None:
+        scorer = Scorer(heads, ScorerConfig(name=base_name, relevance_pooling=relevance_pooling))
+        pooled_raw = article_max_logits(heads, scorer, dev, raw, dev_targets)
     temps = {
         "relevance": fit_temperature(raw["relevance"].reshape(-1), dev_targets.relevance, "binary"),
         "signals": fit_temperature(
-            raw["signals"].reshape(-1),
+            pooled_raw["signals"].reshape(-1),
             np.where(dev_targets.signal_weight >= 1.0, dev_targets.signals, np.nan).reshape(-1),
             "binary",
         ),
         "event_types": fit_temperature(raw["event_types"], dev_targets.event_types, "multiclass"),
         "severity": fit_temperature(raw["severity"], dev_targets.severity, "multiclass"),
         "resurgence": fit_temperature(
-            raw["resurgence"].reshape(-1),
+            pooled_raw["resurgence"].reshape(-1),
             np.where(dev_targets.resurgence_weight >= 1.0, dev_targets.resurgence, np.nan),
             "binary",
         ),
@@ -455,6 +461,25 @@ def calibrate_and_threshold(
     report = binary_report(gold, relevance[known], rel_threshold)
     metrics.update({f"dev.relevance.{k}": float(v) for k, v in report.items()})
     return heads, config.model_copy(update={"relevance_threshold": rel_threshold}), metrics
+
+
+def article_max_logits(
+    heads: EncoderHeads, scorer: Scorer, dev: pd.DataFrame, raw: dict[str, np.ndarray], targets: Targets
+) -> dict[str, np.ndarray]:
+    """``raw`` (one input per dev text) with the signal and resurgence logits of every row that carries one of
+    those labels replaced by the largest logit over the article's chunks, as the scorer chunks it."""
+    rows = np.flatnonzero((targets.signal_weight >= 1.0).any(axis=1) | (targets.resurgence_weight >= 1.0))
+    out = {k: v.copy() for k, v in raw.items()}
+    if not len(rows):
+        return out
+    articles = _articles(dev.iloc[rows])
+    chunks = [scorer.chunks(a) for a in articles]
+    logits = heads.logits([c for cs in chunks for c in cs])
+    bounds = np.cumsum([0] + [len(cs) for cs in chunks])
+    for name in ("signals", "resurgence"):
+        for row, start, end in zip(rows, bounds[:-1], bounds[1:], strict=True):
+            out[name][row] = logits[name][start:end].max(axis=0)
+    return out
 
 
 def choose_rule_blend(

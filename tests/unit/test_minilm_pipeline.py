@@ -286,3 +286,28 @@ def test_a_blended_rule_lifts_the_texts_it_fires_on_and_survives_pickling(tiny_e
     old = EncoderHeads.__new__(EncoderHeads)
     old.__setstate__(state)
     assert old.rule_signals == {}
+
+
+def test_signal_and_resurgence_temperatures_read_the_articles_largest_chunk(tiny_encoder_fit, tiny_gold):
+    from training.minilm import _articles, article_max_logits, model_texts
+
+    corpus, gold = tiny_gold
+    dev = corpus[corpus["id"].isin(gold["id"])].copy()
+    quiet = " ".join(["The council met to discuss the school budget and the bridge repairs."] * 6)
+    dev["text"] = quiet + " " + dev["text"]
+    targets = build_targets(dev, None, gold.rename(columns={"part": "split"}), 0.5)
+    targets.signal_weight[1::2] = 0.0  # odd rows carry no label: they keep their one-input logits
+    targets.resurgence_weight[1::2] = 0.0
+    heads = tiny_encoder_fit.heads
+    raw = heads.logits(model_texts(dev))
+    scorer = Scorer(heads, tiny_encoder_fit.scorer_config)
+    out = article_max_logits(heads, scorer, dev, raw, targets)
+    for row, article in enumerate(_articles(dev)):
+        if row % 2:
+            np.testing.assert_array_equal(out["signals"][row], raw["signals"][row])
+            continue
+        chunk_logits = heads.logits(scorer.chunks(article))
+        assert len(scorer.chunks(article)) > 1
+        np.testing.assert_allclose(out["signals"][row], chunk_logits["signals"].max(axis=0), rtol=1e-6)
+        np.testing.assert_allclose(out["resurgence"][row], chunk_logits["resurgence"].max(axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(out["event_types"], raw["event_types"])
