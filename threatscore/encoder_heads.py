@@ -283,7 +283,12 @@ class EncoderHeads:
 
     def predict(self, texts: Sequence[str]) -> HeadOutputs:
         """Calibrated probabilities per text."""
-        raw = self.logits(texts)
+        return self.outputs(self.logits(texts), texts)
+
+    def outputs(self, raw: dict[str, np.ndarray], texts: Sequence[str]) -> HeadOutputs:
+        """Calibrated probabilities from ``raw`` logits (rows follow ``texts``, which the blended rules read):
+        temperatures, then the rule blend. Calibration reuses logits through it instead of running the model
+        again."""
         t = self.temperatures
         signals = _sigmoid(raw["signals"] / t["signals"]).astype(np.float64)
         for name, rule in self.rule_signals.items():

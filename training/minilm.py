@@ -401,11 +401,12 @@ def calibrate_and_threshold(
     keyword rule is blended in where it helps on dev (``choose_rule_blend``). The signal and resurgence
     temperatures are fitted on each article's largest chunk logit, which is what the served max over chunks
     reads (a temperature keeps the order, so the max of the calibrated chunks is the calibrated max)."""
+    config = ScorerConfig(name=base_name, relevance_pooling=relevance_pooling)
+    heads.rule_signals = {}
     raw = heads.logits(dev_texts)
     pooled_raw = raw
     if dev is not None:
-        scorer = Scorer(heads, ScorerConfig(name=base_name, relevance_pooling=relevance_pooling))
-        pooled_raw = article_max_logits(heads, scorer, dev, raw, dev_targets)
+        pooled_raw = article_max_logits(heads, Scorer(heads, config), dev, raw, dev_targets)
     temps = {
         "relevance": fit_temperature(raw["relevance"].reshape(-1), dev_targets.relevance, "binary"),
         "signals": fit_temperature(
@@ -422,17 +423,12 @@ def calibrate_and_threshold(
         ),
     }
     heads.temperatures = temps
-    probs = heads.predict(dev_texts)
-    config = ScorerConfig(name=base_name, relevance_pooling=relevance_pooling)
-    signals = probs.signals
-    labelled = (dev_targets.signal_weight >= 1.0).any(axis=1)
-    if dev is not None and labelled.any():
-        # Served, an article's signals are the max over its chunks, not its first 256 tokens' probabilities: the
-        # thresholds are chosen on what is served (the mismatch relevance had in v4–v6).
-        signals = signals.copy()
-        signals[labelled] = Scorer(heads, config).pooled_outputs(_articles(dev[labelled])).signals
+    probs = heads.outputs(raw, dev_texts)
+    # Served, an article's signals are the max over its chunks, not its first 256 tokens' probabilities: the
+    # thresholds are chosen on what is served (the mismatch relevance had in v4–v6). The calibrated max over
+    # chunks is the calibration of the largest chunk logit, already in ``pooled_raw`` for the labelled rows.
+    signals = heads.outputs(pooled_raw, dev_texts).signals
     metrics = {f"dev.temperature.{k}": v for k, v in temps.items()}
-    heads.rule_signals = {}
     if rule_blend:
         heads.rule_signals, signals, blend_metrics = choose_rule_blend(signals, dev_texts, dev_targets)
         metrics.update(blend_metrics)
@@ -519,7 +515,7 @@ def choose_rule_blend(
         metrics[f"dev.signal.{name}.rule_blend"] = float(blend)
         if blend:
             chosen[name] = RuleSignal(p_hit, 0.0)
-            blended[np.flatnonzero(known), j] = with_rule
+            blended[known, j] = with_rule
     logger.info("keyword rules blended into signals: %s", sorted(chosen) or "none")
     return chosen, blended, metrics
 
