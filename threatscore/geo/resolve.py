@@ -40,6 +40,7 @@ from threatscore.text import sentence_spans
 
 MAX_REGIONS = 8
 _ROUNDS = 3
+_NO_FALLBACK_CUES = frozenset(fold(n) for n in data.NO_FALLBACK_CUES)
 
 _EVENT_RE = re.compile(
     r"\b(?:attack\w*|kill\w*|clash\w*|target(?:ed|ing|s)?|operations?|bomb\w*|explo(?:sion|sive|ded|des)\w*|"
@@ -289,8 +290,8 @@ class Resolver:
             else:
                 exact = form in (folded, bare)
             place = gaz.entry_place[i]
-            if acronym and not (exact and gaz.place_kind[place] == KIND_COUNTRY):
-                continue  # but "IRAN." heading a report is the country
+            if acronym and not (exact and gaz.place_kind[place] == KIND_COUNTRY) and not flags & FLAG_CUE:
+                continue  # but "IRAN." heading a report is the country, and "DMK" a Tamil party
             kind = gaz.place_kind[place]
             demonym = bool(flags & FLAG_DEMONYM)
             if stopped and not demonym:
@@ -478,6 +479,18 @@ class Resolver:
             seen_place[key].add(c.place)
             places[key].append(m.surface)
         self._attach_unknown_toponyms(doc, mentions, sentences, starts, score, places)
+        if not score:
+            # No place named: a party or group rooted in one country or region is the best evidence left
+            # ("DMK workers protested ..." is Tamil Nadu). Counted like a demonym, so cues pointing at two
+            # countries make no region.
+            for m in mentions:
+                c = m.choice
+                assert c is not None
+                if c.cue and fold(m.surface) not in _NO_FALLBACK_CUES:
+                    key = (c.cc, c.admin1 if c.kind != KIND_COUNTRY else -1)
+                    score[key] += m.weight
+                    first_pos.setdefault(key, m.start)
+                    demonym_only.setdefault(c.cc, True)
 
         with_admin = {cc for cc, admin in score if admin >= 0}
         regions: list[tuple[float, int, RegionScore]] = []
