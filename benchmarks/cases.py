@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from threatscore.encoder_heads import OUTPUTS, EncoderHeads
+from threatscore.heads import BlendedHeads
 from threatscore.schemas import ModelInfo
 from threatscore.scorer import Scorer, ScorerConfig
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS
@@ -145,8 +146,10 @@ def build_torch_fp32(checkpoint: Checkpoint, reference: Scorer | None, batch_siz
     from threatscore.pyfunc import predict_records
 
     model, tokenizer = load_fp32(checkpoint)
-    served = reference.heads if reference is not None and isinstance(reference.heads, EncoderHeads) else None
-    heads = TorchHeads(
+    blend = reference.heads if reference is not None and isinstance(reference.heads, BlendedHeads) else None
+    served_heads = blend.encoder if blend is not None else reference.heads if reference is not None else None
+    served = served_heads if isinstance(served_heads, EncoderHeads) else None
+    torch_heads = TorchHeads(
         model,
         tokenizer.backend_tokenizer.to_str(),
         max_length=served.max_length if served is not None else DEFAULT_MAX_LENGTH,
@@ -154,6 +157,12 @@ def build_torch_fp32(checkpoint: Checkpoint, reference: Scorer | None, batch_siz
         temperatures=dict(served.temperatures) if served is not None else None,
         batch_size=served.batch_size if served is not None else batch_size,
     )
+    if served is not None:
+        torch_heads.rule_signals = dict(served.rule_signals)  # the same keyword-rule blend as served
+    # A blended model keeps its TF-IDF heads, weights and temperatures: only the encoder's engine differs.
+    heads: Any = torch_heads
+    if blend is not None:
+        heads = BlendedHeads(torch_heads, blend.lexical, blend.weights, blend.temperatures)
     config = reference.config if reference is not None and served is not None else ScorerConfig()
     scorer = Scorer(heads, config)
     info = ModelInfo(name=config.name)

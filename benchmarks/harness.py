@@ -88,6 +88,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks.cases import NAIVE_MAX_LENGTH, naive_text
     from benchmarks.stages import instrument
     from threatscore.encoder_heads import EncoderHeads
+    from threatscore.heads import BlendedHeads
     from threatscore.registry import configure_tracking
     from threatscore.settings import apply_offline_env, get_settings
 
@@ -130,6 +131,8 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         lengths = [n for n in per_article for _ in range(5)]
         truncated = 5 * sum(len(x) > NAIVE_MAX_LENGTH for x in ids)
     threads, int8 = None, False
+    if isinstance(heads, BlendedHeads):
+        heads = heads.encoder  # the engine facts are the encoder's; its TF-IDF heads are a stage of their own
     if args.case == "served" and isinstance(heads, EncoderHeads) and heads._session is not None:
         threads = heads._session.get_session_options().intra_op_num_threads
         int8 = _is_quantized(heads.onnx_model)
@@ -214,6 +217,9 @@ class RegisteredVersion:
     kind: str | None
     train_seconds: float | None
     has_checkpoint: bool
+    #: A warm-started run (``encoder.init_from_run``) re-calibrates another run's weights: that run and its time.
+    init_from_run: str | None = None
+    init_train_seconds: float | None = None
 
 
 def registered_versions(name: str) -> list[RegisteredVersion]:
@@ -227,6 +233,7 @@ def registered_versions(name: str) -> list[RegisteredVersion]:
     for mv in client.search_model_versions(f"name='{name}'"):
         run_id = str(mv.run_id)
         run = client.get_run(run_id)
+        origin = run.data.params.get("encoder.init_from_run") or None
         out.append(
             RegisteredVersion(
                 version=int(mv.version),
@@ -234,6 +241,8 @@ def registered_versions(name: str) -> list[RegisteredVersion]:
                 kind=run.data.params.get("kind"),
                 train_seconds=run.data.metrics.get("train_seconds"),
                 has_checkpoint=any(a.path == CHECKPOINT_ARTIFACT for a in client.list_artifacts(run_id)),
+                init_from_run=origin,
+                init_train_seconds=client.get_run(origin).data.metrics.get("train_seconds") if origin else None,
             )
         )
     return sorted(out, key=lambda v: -v.version)

@@ -306,9 +306,16 @@ def render_markdown(out: dict[str, Any]) -> str:
     lines += ["", "**Training time** (the run's `train_seconds`: fit, calibration, export and logging):", ""]
     for name, facts in (("baseline (TF-IDF)", training.get("baseline")), ("MiniLM", training.get("minilm"))):
         if facts and facts.get("train_seconds") is not None:
-            lines.append(
-                f"- {name}: version {facts['version']}, run `{facts['run_id']}`: {facts['train_seconds'] / 60:.1f} min"
-            )
+            minutes = facts["train_seconds"] / 60
+            line = f"- {name}: version {facts['version']}, run `{facts['run_id']}`: {minutes:.1f} min"
+            if facts.get("init_from_run"):
+                origin = facts.get("init_train_seconds")
+                took = f", which took {origin / 60:.1f} min" if origin is not None else ""
+                line += (
+                    " (no encoder training: it re-calibrates the fine-tuned weights of run "
+                    f"`{facts['init_from_run']}`{took})"
+                )
+            lines.append(line)
         else:
             lines.append(f"- {name}: no registered version with a `train_seconds` metric")
     lines += ["", "**Targets** (in the benchmark, not in timed tests):", ""]

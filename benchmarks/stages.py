@@ -24,6 +24,7 @@ STAGES = (
     "tokenization",
     "model",
     "model input/output",
+    "lexical heads",
     "text preparation",
     "evidence selection",
     "places",
@@ -117,9 +118,16 @@ class Instrumented:
 def instrument(heads: Any, scorer: Any = None) -> Instrumented:
     """Install stage timers on ``heads`` and, when given, on ``scorer`` and the scorer module's post-processing
     functions. Encoder heads (``EncoderHeads`` and subclasses) are timed in detail (tokenizer, engine, the
-    batching around them); other heads (the TF-IDF baseline) as one "model" stage."""
+    batching around them); other heads (the TF-IDF baseline) as one "model" stage; a blend (``BlendedHeads``) as its
+    encoder, plus its TF-IDF heads as "lexical heads"."""
+    from threatscore.heads import BlendedHeads
+
     clock = StageClock()
     result = Instrumented(clock)
+    if isinstance(heads, BlendedHeads):
+        heads.lexical.predict = clock.wrap("lexical heads", heads.lexical.predict)
+        heads.lexical.predict_signals = clock.wrap("lexical heads", heads.lexical.predict_signals)
+        heads = heads.encoder
     if hasattr(heads, "_run_batch") and hasattr(heads, "_ensure_loaded"):
         heads._ensure_loaded()
         # The stage clock is one stack per process: batches run side by side on threads would interleave their

@@ -122,6 +122,99 @@ class SklearnHeads:
         return {"relevance": type(self.relevance).__name__, **{f"signal.{k}": v for k, v in kinds.items()}}
 
 
+#: The outputs a blend weighs separately (resurgence is the encoder's alone: the lexical heads do not learn it).
+BLENDED_OUTPUTS = ("relevance", "signals", "event_types", "severity")
+
+
+class BlendedHeads:
+    """An encoder's heads averaged with lexical (TF-IDF) heads, one weight per output.
+
+    ``weights[output]`` is the encoder's share (1.0: the encoder alone, 0.0: the lexical heads alone), chosen on dev
+    by ``training.lexical_blend.choose_lexical_blend``; ``temperatures[output]`` then re-calibrates the blend (an
+    average of two calibrated probabilities is not calibrated itself), fitted on dev too. The two kinds of head err
+    differently: TF-IDF reads the ACLED vocabulary of event types ("IED", "shelling") that the encoder blurs, the
+    encoder reads claims and context that bag-of-words misses. The scorer pools the encoder over an article's
+    chunks and mixes in the TF-IDF heads read over the whole article, as they were trained (``mix``).
+    """
+
+    def __init__(
+        self,
+        encoder: TextHeads,
+        lexical: TextHeads,
+        weights: Mapping[str, float],
+        temperatures: Mapping[str, float] | None = None,
+    ) -> None:
+        if set(weights) != set(BLENDED_OUTPUTS):
+            raise ValueError(f"weights must name exactly {list(BLENDED_OUTPUTS)}, got {sorted(weights)}")
+        bad = {k: v for k, v in weights.items() if not 0.0 <= v <= 1.0}
+        if bad:
+            raise ValueError(f"blend weights must lie in [0, 1], got {bad}")
+        temperatures = dict(temperatures or {})
+        if set(temperatures) - set(BLENDED_OUTPUTS) or any(t <= 0 for t in temperatures.values()):
+            raise ValueError(f"temperatures must be positive and name outputs of {list(BLENDED_OUTPUTS)}")
+        self.encoder = encoder
+        self.lexical = lexical
+        self.weights = dict(weights)
+        self.temperatures = dict.fromkeys(BLENDED_OUTPUTS, 1.0) | temperatures
+        self.max_words = encoder.max_words
+
+    def predict(self, texts: Sequence[str]) -> HeadOutputs:
+        """The weighted average of both heads' probabilities for each text, per output, re-calibrated. (The scorer
+        instead mixes the encoder pooled over an article's chunks with the TF-IDF heads over the whole article.)"""
+        return self.mix(self.encoder.predict(texts), self.lexical.predict(texts))
+
+    def mix(self, encoder: HeadOutputs, lexical: HeadOutputs) -> HeadOutputs:
+        """Blend the two heads' outputs for the same texts (or articles) and re-calibrate them."""
+        return calibrate_outputs(blend_outputs(encoder, lexical, self.weights), self.temperatures)
+
+    def predict_signals(self, texts: Sequence[str]) -> FloatArray:
+        """Signal probabilities for sentences, blended with the signals' weight and re-calibrated."""
+        w = self.weights["signals"]
+        mixed = w * self.encoder.predict_signals(texts) + (1.0 - w) * self.lexical.predict_signals(texts)
+        return temper_binary(mixed, self.temperatures["signals"])
+
+    def describe(self) -> dict[str, str]:
+        """Which kind of head scores each output (for the model card and the logs)."""
+        lexical = {f"lexical.{k}": v for k, v in self.lexical.describe().items()}
+        blend = {
+            f"blend.{k}": f"{v:.2f} encoder + {1 - v:.2f} lexical, T={self.temperatures[k]:.2f}"
+            for k, v in self.weights.items()
+        }
+        return {**self.encoder.describe(), **lexical, **blend}
+
+
+def blend_outputs(encoder: HeadOutputs, lexical: HeadOutputs, weights: Mapping[str, float]) -> HeadOutputs:
+    """``weights[o] * encoder.o + (1 - weights[o]) * lexical.o`` for each output ``o`` of ``BLENDED_OUTPUTS``
+    (distributions stay distributions); resurgence is the encoder's."""
+    mixed = {
+        name: weights[name] * getattr(encoder, name) + (1.0 - weights[name]) * getattr(lexical, name)
+        for name in BLENDED_OUTPUTS
+    }
+    return HeadOutputs(**mixed, resurgence=encoder.resurgence)
+
+
+def calibrate_outputs(outputs: HeadOutputs, temperatures: Mapping[str, float]) -> HeadOutputs:
+    """Each output of ``BLENDED_OUTPUTS`` re-calibrated by its temperature (1.0 or absent: unchanged): a binary
+    probability through its logit, a distribution through ``temper``; resurgence as it is."""
+    t = {name: temperatures.get(name, 1.0) for name in BLENDED_OUTPUTS}
+    return HeadOutputs(
+        relevance=temper_binary(outputs.relevance, t["relevance"]),
+        signals=temper_binary(outputs.signals, t["signals"]),
+        event_types=outputs.event_types if t["event_types"] == 1.0 else temper(outputs.event_types, t["event_types"]),
+        severity=outputs.severity if t["severity"] == 1.0 else temper(outputs.severity, t["severity"]),
+        resurgence=outputs.resurgence,
+    )
+
+
+def temper_binary(proba: Any, temperature: float) -> FloatArray:
+    """Apply temperature ``T`` to probabilities of a binary event: ``sigmoid(logit p / T)``."""
+    p = np.asarray(proba, dtype=np.float64)
+    if temperature == 1.0:
+        return p
+    logit = np.log(np.clip(p, 1e-12, 1.0)) - np.log(np.clip(1.0 - p, 1e-12, 1.0))
+    return np.asarray(1.0 / (1.0 + np.exp(-logit / temperature)), dtype=np.float64)
+
+
 class TemperatureScaled:
     """A fitted probabilistic classifier whose probabilities are re-calibrated by one temperature:
     ``softmax(log p / T)``. Fitted on dev by ``training.baseline``; cheap, and it keeps the ranking."""

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from threatscore import geo
 from threatscore.fatalities import FatalityMention, find_fatalities
-from threatscore.heads import FloatArray, HeadOutputs, TextHeads
+from threatscore.heads import BlendedHeads, FloatArray, HeadOutputs, TextHeads
 from threatscore.language import SUPPORTED_LANGUAGES, UNDETERMINED, detect_language
 from threatscore.risk import growth_score, region_risk
 from threatscore.schemas import MAX_EVIDENCE, Article, Assessment, ModelInfo, Region, Score, Severity, Signal
@@ -67,6 +67,11 @@ class _Prepared:
     #: Where each chunk lies in ``document.text`` (parallel to ``chunks``).
     chunk_spans: list[Span]
 
+    @property
+    def whole(self) -> str:
+        """The whole article as one model input: what heads that read any length (TF-IDF) read."""
+        return model_input(self.document.text, self.article.title)
+
 
 @dataclass(frozen=True, slots=True)
 class _Reading:
@@ -102,6 +107,10 @@ class Scorer:
         """The model inputs ``score`` makes of an article: its chunks, each with the title in front."""
         return self._prepare(article).chunks
 
+    def whole_input(self, article: Article) -> str:
+        """The model input ``score`` makes of a whole article (what TF-IDF heads read)."""
+        return self._prepare(article).whole
+
     def pooled_outputs(self, articles: Sequence[Article]) -> HeadOutputs:
         """Each article's head outputs exactly as ``score`` pools them over its chunks, one row per article,
         without evidence, places or assessments: what relevance and signal thresholds must be chosen on."""
@@ -128,17 +137,23 @@ class Scorer:
 
     def _pooled(self, prepared: Sequence[_Prepared]) -> list[tuple[HeadOutputs, FloatArray]]:
         """One model call for every chunk of every article; per article its pooled outputs and its chunks' own
-        signal probabilities."""
+        signal probabilities. A blend (``BlendedHeads``) pools its encoder over the chunks and mixes in its TF-IDF
+        heads read over the whole article, as they were trained: chunk by chunk, the TF-IDF event types called the
+        quoted commentary of a long analysis a "Peaceful protest", ACLED's most common note."""
         flat = [chunk for p in prepared for chunk in p.chunks]
         if not flat:
             return []
-        outputs = self.heads.predict(flat)
+        blend = self.heads if isinstance(self.heads, BlendedHeads) else None
+        outputs = (blend.encoder if blend is not None else self.heads).predict(flat)
         pooled = []
         offset = 0
         for p in prepared:
             rows = slice(offset, offset + len(p.chunks))
             offset += len(p.chunks)
             pooled.append((_pool(outputs, rows, self.config.relevance_pooling), outputs.signals[rows]))
+        if blend is not None:
+            lexical = blend.lexical.predict([p.whole for p in prepared])
+            pooled = [(blend.mix(out, _row(lexical, k)), signals) for k, (out, signals) in enumerate(pooled)]
         return pooled
 
     def _prepare(self, article: Article) -> _Prepared:
@@ -258,6 +273,18 @@ def _candidates(p: _Prepared, r: _Reading, name: str, limit: int) -> list[int]:
     order = np.argsort(-column, kind="stable")[:limit]
     hot = [p.chunk_spans[int(c)] for c in order if column[c] >= 0.5 * column[order[0]]]
     return [i for i, s in enumerate(p.sentences) if any(s.start < c.end and c.start < s.end for c in hot)]
+
+
+def _row(outputs: HeadOutputs, k: int) -> HeadOutputs:
+    """Row ``k`` of ``outputs`` as one-row outputs."""
+    rows = slice(k, k + 1)
+    return HeadOutputs(
+        relevance=outputs.relevance[rows],
+        signals=outputs.signals[rows],
+        event_types=outputs.event_types[rows],
+        severity=outputs.severity[rows],
+        resurgence=None if outputs.resurgence is None else outputs.resurgence[rows],
+    )
 
 
 def _pool(outputs: HeadOutputs, rows: slice, relevance_pooling: Literal["max", "mean"] = "max") -> HeadOutputs:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 
 class _Frozen(BaseModel):
@@ -121,6 +121,26 @@ class TrainingDataConfig(DataConfig):
     gold_repeats: int = Field(4, ge=1)
 
 
+class LexicalBlendConfig(_Frozen):
+    """TF-IDF heads trained next to the encoder and averaged with it per output (``threatscore.heads.BlendedHeads``),
+    with the encoder's share of each output chosen on dev from ``weight_grid``."""
+
+    #: Training rows per source for the TF-IDF heads (the baseline's cap); None: all.
+    max_rows_per_source: int | None = Field(6000, ge=1)
+    tfidf: TfidfConfig = TfidfConfig()
+    head: LinearHeadConfig = LinearHeadConfig()
+    signals: SignalsConfig = SignalsConfig()
+    #: Candidate encoder shares; 1.0 (the encoder alone) is always a candidate.
+    weight_grid: tuple[float, ...] = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
+
+    @field_validator("weight_grid")
+    @classmethod
+    def _shares(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(not 0.0 <= w <= 1.0 for w in value):
+            raise ValueError(f"weight_grid needs shares in [0, 1], got {value}")
+        return tuple(sorted(set(value) | {1.0}))
+
+
 class MiniLMExperiment(_Frozen):
     """``experiments/minilm.yaml``: fine-tuned all-MiniLM-L6-v2 with five heads, exported to int8 ONNX."""
 
@@ -134,6 +154,8 @@ class MiniLMExperiment(_Frozen):
     #: Blend each signal's keyword rule (``threatscore.rules``) into the encoder's probability where that raises
     #: the signal's best dev F1 by more than 0.01 (``training.minilm.choose_rule_blend``).
     rule_blend: bool = False
+    #: TF-IDF heads averaged with the encoder's per output, weights chosen on dev; None: the encoder alone.
+    lexical_blend: LexicalBlendConfig | None = None
     tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")

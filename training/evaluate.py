@@ -24,6 +24,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from tqdm import tqdm
 
 from threatscore.encoder_heads import EncoderHeads
+from threatscore.heads import BlendedHeads
 from threatscore.region_index import signal_present
 from threatscore.registry import load_model, resolve
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
@@ -164,7 +165,9 @@ def evaluate_model(
     if with_tasks:
         from training.task_benchmarks import task_benchmark_rows
 
-        family = "minilm" if isinstance(model.pyfunc.unwrap_python_model().scorer.heads, EncoderHeads) else "tfidf"
+        heads = model.pyfunc.unwrap_python_model().scorer.heads
+        encoder = heads.encoder if isinstance(heads, BlendedHeads) else heads
+        family = "minilm" if isinstance(encoder, EncoderHeads) else "tfidf"
         rows += task_benchmark_rows(processed_dir, seed=seed, family=family)
     return EvaluationReport(rows=rows, model_uri=model_uri, examples=pd.concat(examples), timing=timing)
 

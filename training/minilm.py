@@ -3,7 +3,8 @@
 Targets per row come from the best label available: the team's gold set, then source labels, then the weak
 label model (soft targets, down-weighted); a head whose label is missing for a row is masked out of the loss.
 After training: temperature scaling per head and per-signal thresholds on dev, export to ONNX, transformer
-graph fusion and int8 dynamic quantisation. The result is an ``EncoderHeads`` the scorer serves.
+graph fusion and int8 dynamic quantisation. The result is an ``EncoderHeads`` the scorer serves, or, with
+``lexical_blend``, a ``BlendedHeads`` of it and TF-IDF heads (``training.lexical_blend``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from threatscore.encoder_heads import OUTPUTS, EncoderHeads
-from threatscore.heads import RuleSignal, rule_proba
+from threatscore.heads import RuleSignal, TextHeads, rule_proba
 from threatscore.schemas import Article
 from threatscore.scorer import Scorer, ScorerConfig
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
@@ -432,31 +433,58 @@ def calibrate_and_threshold(
     if rule_blend:
         heads.rule_signals, signals, blend_metrics = choose_rule_blend(signals, dev_texts, dev_targets)
         metrics.update(blend_metrics)
+    relevance = probs.relevance
+    mixed = relevance_rows(dev, dev_targets)
+    if mixed is not None:
+        relevance = relevance.copy()
+        relevance[mixed] = Scorer(heads, config).relevance(corpus_articles(dev[mixed]))
+    config = choose_thresholds(config, dev, dev_targets, signals, relevance, metrics)
+    return heads, config, metrics
+
+
+def relevance_rows(dev: pd.DataFrame | None, targets: Targets) -> np.ndarray | None:
+    """The dev rows the relevance threshold is chosen on: those of the sources that carry both labels (BBC_News in
+    this corpus), when there are at least 10; None: every row with a relevance label."""
+    if dev is None:
+        return None
+    known = ~np.isnan(targets.relevance)
+    mixed = known & contrastive_rows(dev["source"].astype(str).to_numpy(), targets.relevance)
+    return mixed if mixed.sum() >= 10 else None
+
+
+def choose_thresholds(
+    config: ScorerConfig,
+    dev: pd.DataFrame | None,
+    targets: Targets,
+    signals: np.ndarray,
+    relevance: np.ndarray,
+    metrics: dict[str, float],
+) -> ScorerConfig:
+    """Per-signal thresholds (best dev F1 on the rows with a gold or source label) and the relevance threshold
+    (best F1 on ``relevance_rows``), from dev probabilities as the scorer serves them; adds them to ``metrics``."""
     thresholds = {}
     for j, name in enumerate(SIGNALS):
-        gold = np.where(dev_targets.signal_weight[:, j] >= 1.0, dev_targets.signals[:, j], np.nan)
+        gold = np.where(targets.signal_weight[:, j] >= 1.0, targets.signals[:, j], np.nan)
         known = ~np.isnan(gold)
-        if known.sum() >= 10 and gold[known].sum() >= 3:
+        if name == "mass_casualty":
+            # Served, mass_casualty is the probability of high severity, not this head's column (the scorer replaces
+            # it): a threshold chosen on the column was applied to another number (v8–v15 chose 0.125–0.25 and
+            # called most medium-severity articles mass casualties). At 0.5 it agrees with the severity level.
+            thresholds[name] = 0.5
+        elif known.sum() >= 10 and gold[known].sum() >= 3:
             thresholds[name] = best_threshold(gold[known].astype(int), signals[known, j])
         else:
             thresholds[name] = 0.5
         metrics[f"dev.signal.{name}.threshold"] = thresholds[name]
-    config = config.model_copy(update={"signal_thresholds": thresholds})
-    known = ~np.isnan(dev_targets.relevance)
-    relevance = probs.relevance
-    if dev is not None:
-        mixed = known & contrastive_rows(dev["source"].astype(str).to_numpy(), dev_targets.relevance)
-        if mixed.sum() >= 10:
-            known = mixed
-            relevance = relevance.copy()
-            relevance[known] = Scorer(heads, config).relevance(_articles(dev[known]))
+    mixed = relevance_rows(dev, targets)
+    known = mixed if mixed is not None else ~np.isnan(targets.relevance)
     metrics["dev.relevance.threshold_rows"] = float(known.sum())
-    gold = dev_targets.relevance[known].astype(int)
+    gold = targets.relevance[known].astype(int)
     rel_threshold = best_threshold(gold, relevance[known]) if known.any() else 0.5
     metrics["dev.relevance.threshold"] = rel_threshold
     report = binary_report(gold, relevance[known], rel_threshold)
     metrics.update({f"dev.relevance.{k}": float(v) for k, v in report.items()})
-    return heads, config.model_copy(update={"relevance_threshold": rel_threshold}), metrics
+    return config.model_copy(update={"signal_thresholds": thresholds, "relevance_threshold": rel_threshold})
 
 
 def article_max_logits(
@@ -468,7 +496,7 @@ def article_max_logits(
     out = {k: v.copy() for k, v in raw.items()}
     if not len(rows):
         return out
-    articles = _articles(dev.iloc[rows])
+    articles = corpus_articles(dev.iloc[rows])
     chunks = [scorer.chunks(a) for a in articles]
     logits = heads.logits([c for cs in chunks for c in cs])
     bounds = np.cumsum([0] + [len(cs) for cs in chunks])
@@ -520,7 +548,7 @@ def choose_rule_blend(
     return chosen, blended, metrics
 
 
-def _articles(frame: pd.DataFrame) -> list[Article]:
+def corpus_articles(frame: pd.DataFrame) -> list[Article]:
     """Corpus rows as the articles a client would send (id, text, title)."""
     titles = frame["title"] if "title" in frame else pd.Series([None] * len(frame), index=frame.index)
     return [
@@ -615,8 +643,17 @@ def fit_minilm(
         fp32.temperatures = dict(heads.temperatures)
         fp32.rule_signals = dict(heads.rule_signals)  # the same blend, so the deltas are the int8 graph's alone
         metrics.update(quantization_deltas(fp32, heads, dev, dev_targets, scorer_config))
+    served: TextHeads = heads
+    if config.lexical_blend is not None:
+        from training.lexical_blend import choose_lexical_blend, fit_lexical_heads
+
+        lexical = fit_lexical_heads(corpus, config)
+        served, scorer_config, blend_metrics = choose_lexical_blend(
+            heads, lexical, scorer_config, dev, dev_targets, config.lexical_blend.weight_grid
+        )
+        metrics.update(blend_metrics)
     counts = {"train.rows": len(texts), "dev.rows": len(dev)}
-    return FitResult(heads, scorer_config, metrics, counts)
+    return FitResult(served, scorer_config, metrics, counts)
 
 
 def quantization_deltas(
@@ -627,7 +664,7 @@ def quantization_deltas(
     from sklearn.metrics import f1_score
 
     out: dict[str, float] = {}
-    articles = _articles(dev)
+    articles = corpus_articles(dev)
     a, b = Scorer(fp32, config).pooled_outputs(articles), Scorer(int8, config).pooled_outputs(articles)
     known = ~np.isnan(targets.relevance)
     for tag, probs in (("fp32", a), ("int8", b)):

@@ -182,12 +182,23 @@ def test_markdown_shows_the_status_and_every_case(tmp_path):
     setup = {
         "model": {"uri": "models:/m@champion", "version": "4", "alias": "champion", "kind": "minilm"},
         "checkpoint": {"source": "base-weights", "path": "/x", "run_id": None},
-        "training": {"baseline": {"version": 2, "run_id": "r2", "train_seconds": 120.0}, "minilm": None},
+        "training": {
+            "baseline": {"version": 2, "run_id": "r2", "train_seconds": 120.0},
+            "minilm": {
+                "version": 4,
+                "run_id": "r4",
+                "train_seconds": 300.0,
+                "init_from_run": "r3",
+                "init_train_seconds": 1200.0,
+            },
+        },
     }
     text = render_markdown(aggregate(meta, setup, results, peaks))
     assert text.startswith(SECTION_TITLE) and "not publishable" in text and "random heads" in text
     assert text.count("| short |") >= 3 + 3  # throughput rows and limit rows
     assert "baseline (TF-IDF): version 2" in text and "2.0 min" in text
+    # A warm-started run names the run whose fine-tuning it re-calibrates, and that run's time.
+    assert "MiniLM: version 4, run `r4`: 5.0 min (no encoder training" in text and "`r3`, which took 20.0 min" in text
 
 
 def test_fidelity_comparison_counts_decisions_evidence_and_severity():

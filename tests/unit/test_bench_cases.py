@@ -62,6 +62,28 @@ def test_torch_fp32_case_scores_full_assessments(tiny_checkpoint):
     assert isinstance(case.info["scorer"], Scorer) and case.info["scorer"].config == ScorerConfig()
 
 
+def test_torch_fp32_case_of_a_blended_model_keeps_its_tfidf_heads(tiny_checkpoint, tiny_fit, tmp_path):
+    """For a served ``BlendedHeads`` the fp32 case is the same blend with the encoder in torch: same TF-IDF heads,
+    weights, temperatures and keyword rules; its outputs match the fp32 ONNX blend of the same weights."""
+    from threatscore.heads import BlendedHeads, RuleSignal
+    from training.minilm import export_onnx
+
+    model, tokenizer = load_fp32(tiny_checkpoint)
+    fp32_onnx, _ = export_onnx(model, tokenizer, tmp_path, quantize=False)
+    encoder = EncoderHeads(fp32_onnx.read_bytes(), tokenizer.backend_tokenizer.to_str(), max_length=64, max_words=40)
+    encoder.rule_signals = {"claimed_responsibility": RuleSignal(0.9, 0.02)}
+    weights = {"relevance": 0.4, "signals": 0.8, "event_types": 0.5, "severity": 1.0}
+    served = BlendedHeads(encoder, tiny_fit.heads, weights, {"relevance": 1.5})
+    case = build_torch_fp32(tiny_checkpoint, Scorer(served, tiny_fit.scorer_config))
+    heads = case.info["scorer"].heads
+    assert isinstance(heads, BlendedHeads) and isinstance(heads.encoder, TorchHeads)
+    assert heads.lexical is tiny_fit.heads and heads.weights == weights and heads.temperatures == served.temperatures
+    assert heads.encoder.rule_signals == encoder.rule_signals
+    a, b = served.predict(TEXTS), heads.predict(TEXTS)
+    for name in ("relevance", "signals", "event_types", "severity"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-3, atol=1e-4)
+
+
 def test_naive_pipelines_give_each_heads_probabilities(tiny_checkpoint):
     model, tokenizer = load_fp32(tiny_checkpoint)
     naive = build_naive(tiny_checkpoint)
@@ -83,3 +105,22 @@ def test_naive_pipelines_give_each_heads_probabilities(tiny_checkpoint):
             got = {d["label"]: d["score"] for d in row}
             assert set(got) == set(names)
             np.testing.assert_allclose([got[n] for n in names], expected[k], rtol=1e-3, atol=1e-5)
+
+
+def test_stages_of_a_blended_model_time_its_tfidf_heads_apart(tiny_checkpoint, tiny_fit, tmp_path):
+    from benchmarks.stages import instrument
+    from threatscore.heads import BlendedHeads
+    from threatscore.schemas import Article
+    from training.minilm import export_onnx
+
+    model, tokenizer = load_fp32(tiny_checkpoint)
+    fp32_onnx, _ = export_onnx(model, tokenizer, tmp_path, quantize=False)
+    encoder = EncoderHeads(fp32_onnx.read_bytes(), tokenizer.backend_tokenizer.to_str(), max_length=64, max_words=40)
+    heads = BlendedHeads(
+        encoder, tiny_fit.heads, dict.fromkeys(("relevance", "signals", "event_types", "severity"), 0.5)
+    )
+    scorer = Scorer(heads, tiny_fit.scorer_config)
+    timed = instrument(heads, scorer)
+    scorer.score([Article(id="a", text="Gunmen attacked a patrol near Gao, killing 4 soldiers. " * 20)])
+    seconds = timed.clock.seconds
+    assert seconds["lexical heads"] > 0 and seconds["model"] > 0 and seconds["tokenization"] > 0
