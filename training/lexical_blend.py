@@ -64,8 +64,7 @@ def choose_lexical_blend(
     served (relevance on ``relevance_rows``, signals on the rows with gold or source labels, event types and severity
     on their labelled rows). Log loss, a proper scoring rule, rewards a share only when it both ranks and is
     calibrated: on dev, TF-IDF relevance read chunk by chunk raised the best-threshold F1 of the blend but doubled its
-    calibration error. Ties (within 1e-4) keep the larger encoder share. The dev F1 of every share is logged too.
-    Both kinds of head read every dev chunk once; the weights only re-mix those outputs."""
+    calibration error. Ties (within 1e-4) keep the larger encoder share. The dev F1 of every share is logged too."""
     articles = corpus_articles(dev)
     # Both kinds of head read every dev article once, as the scorer serves a blend: the encoder pooled over the
     # chunks, the TF-IDF heads over the whole article; the weights only re-mix those outputs.
