@@ -230,10 +230,13 @@ def registered_versions(name: str) -> list[RegisteredVersion]:
 
     client = MlflowClient()
     out = []
+    origin_seconds: dict[str, float | None] = {}  # warm-started versions share their origin run: read it once
     for mv in client.search_model_versions(f"name='{name}'"):
         run_id = str(mv.run_id)
         run = client.get_run(run_id)
         origin = run.data.params.get("encoder.init_from_run") or None
+        if origin and origin not in origin_seconds:
+            origin_seconds[origin] = client.get_run(origin).data.metrics.get("train_seconds")
         out.append(
             RegisteredVersion(
                 version=int(mv.version),
@@ -242,7 +245,7 @@ def registered_versions(name: str) -> list[RegisteredVersion]:
                 train_seconds=run.data.metrics.get("train_seconds"),
                 has_checkpoint=any(a.path == CHECKPOINT_ARTIFACT for a in client.list_artifacts(run_id)),
                 init_from_run=origin,
-                init_train_seconds=client.get_run(origin).data.metrics.get("train_seconds") if origin else None,
+                init_train_seconds=origin_seconds.get(origin) if origin else None,
             )
         )
     return sorted(out, key=lambda v: -v.version)

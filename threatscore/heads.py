@@ -31,6 +31,35 @@ class HeadOutputs:
     severity: FloatArray  # (n, len(SEVERITY_LEVELS)), rows sum to 1
     resurgence: FloatArray | None = None  # (n,) when the heads learned it; else the scorer derives it
 
+    def take(self, rows: slice | Sequence[int] | NDArray[np.int_]) -> HeadOutputs:
+        """The outputs of the texts at ``rows`` (a slice keeps them 2-D for one row: ``take(slice(k, k + 1))``)."""
+        return HeadOutputs(
+            relevance=self.relevance[rows],
+            signals=self.signals[rows],
+            event_types=self.event_types[rows],
+            severity=self.severity[rows],
+            resurgence=None if self.resurgence is None else self.resurgence[rows],
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[HeadOutputs]) -> HeadOutputs:
+        """The rows of ``parts``, in order (no parts: zero rows); resurgence only when every part has it."""
+        if not parts:
+            return HeadOutputs(
+                relevance=np.zeros(0),
+                signals=np.zeros((0, len(SIGNALS))),
+                event_types=np.zeros((0, len(EVENT_TYPES))),
+                severity=np.zeros((0, len(SEVERITY_LEVELS))),
+            )
+        resurgence = [p.resurgence for p in parts if p.resurgence is not None]
+        return HeadOutputs(
+            relevance=np.concatenate([p.relevance for p in parts]),
+            signals=np.concatenate([p.signals for p in parts]),
+            event_types=np.concatenate([p.event_types for p in parts]),
+            severity=np.concatenate([p.severity for p in parts]),
+            resurgence=np.concatenate(resurgence) if len(resurgence) == len(parts) else None,
+        )
+
 
 class TextHeads(Protocol):
     """What a model must provide to be served by the scorer."""
@@ -211,8 +240,13 @@ def temper_binary(proba: Any, temperature: float) -> FloatArray:
     p = np.asarray(proba, dtype=np.float64)
     if temperature == 1.0:
         return p
-    logit = np.log(np.clip(p, 1e-12, 1.0)) - np.log(np.clip(1.0 - p, 1e-12, 1.0))
-    return np.asarray(1.0 / (1.0 + np.exp(-logit / temperature)), dtype=np.float64)
+    return np.asarray(1.0 / (1.0 + np.exp(-logit(p) / temperature)), dtype=np.float64)
+
+
+def logit(proba: Any, eps: float = 1e-12) -> FloatArray:
+    """``log p - log(1 - p)``, with ``p`` kept ``eps`` away from 0 and 1."""
+    p = np.clip(np.asarray(proba, dtype=np.float64), eps, 1.0 - eps)
+    return np.asarray(np.log(p) - np.log1p(-p), dtype=np.float64)
 
 
 class TemperatureScaled:

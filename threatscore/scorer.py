@@ -114,22 +114,7 @@ class Scorer:
     def pooled_outputs(self, articles: Sequence[Article]) -> HeadOutputs:
         """Each article's head outputs exactly as ``score`` pools them over its chunks, one row per article,
         without evidence, places or assessments: what relevance and signal thresholds must be chosen on."""
-        pooled = [out for out, _ in self._pooled([self._prepare(a) for a in articles])]
-        if not pooled:
-            return HeadOutputs(
-                relevance=np.zeros(0),
-                signals=np.zeros((0, len(SIGNALS))),
-                event_types=np.zeros((0, len(EVENT_TYPES))),
-                severity=np.zeros((0, len(SEVERITY_LEVELS))),
-            )
-        resurgence = [out.resurgence for out in pooled if out.resurgence is not None]
-        return HeadOutputs(
-            relevance=np.concatenate([out.relevance for out in pooled]),
-            signals=np.concatenate([out.signals for out in pooled]),
-            event_types=np.concatenate([out.event_types for out in pooled]),
-            severity=np.concatenate([out.severity for out in pooled]),
-            resurgence=np.concatenate(resurgence) if len(resurgence) == len(pooled) else None,
-        )
+        return HeadOutputs.concat([out for out, _ in self._pooled([self._prepare(a) for a in articles])])
 
     def relevance(self, articles: Sequence[Article]) -> FloatArray:
         """Each article's relevance exactly as ``score`` computes it (chunks and pooling)."""
@@ -153,7 +138,7 @@ class Scorer:
             pooled.append((_pool(outputs, rows, self.config.relevance_pooling), outputs.signals[rows]))
         if blend is not None:
             lexical = blend.lexical.predict([p.whole for p in prepared])
-            pooled = [(blend.mix(out, _row(lexical, k)), signals) for k, (out, signals) in enumerate(pooled)]
+            pooled = [(blend.mix(out, lexical.take(slice(k, k + 1))), sig) for k, (out, sig) in enumerate(pooled)]
         return pooled
 
     def _prepare(self, article: Article) -> _Prepared:
@@ -273,18 +258,6 @@ def _candidates(p: _Prepared, r: _Reading, name: str, limit: int) -> list[int]:
     order = np.argsort(-column, kind="stable")[:limit]
     hot = [p.chunk_spans[int(c)] for c in order if column[c] >= 0.5 * column[order[0]]]
     return [i for i, s in enumerate(p.sentences) if any(s.start < c.end and c.start < s.end for c in hot)]
-
-
-def _row(outputs: HeadOutputs, k: int) -> HeadOutputs:
-    """Row ``k`` of ``outputs`` as one-row outputs."""
-    rows = slice(k, k + 1)
-    return HeadOutputs(
-        relevance=outputs.relevance[rows],
-        signals=outputs.signals[rows],
-        event_types=outputs.event_types[rows],
-        severity=outputs.severity[rows],
-        resurgence=None if outputs.resurgence is None else outputs.resurgence[rows],
-    )
 
 
 def _pool(outputs: HeadOutputs, rows: slice, relevance_pooling: Literal["max", "mean"] = "max") -> HeadOutputs:

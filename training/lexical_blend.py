@@ -14,28 +14,27 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, log_loss
 
-from threatscore.heads import (
-    BLENDED_OUTPUTS,
-    BlendedHeads,
-    HeadOutputs,
-    TextHeads,
-    blend_outputs,
-)
+from threatscore.heads import BLENDED_OUTPUTS, BlendedHeads, HeadOutputs, TextHeads, blend_outputs, logit
 from threatscore.scorer import Scorer, ScorerConfig
 from threatscore.taxonomy import SIGNALS
 from training.baseline import fit_baseline
-from training.config import BaselineExperiment, DataConfig, LexicalBlendConfig, MiniLMExperiment
-from training.metrics import best_threshold
+from training.config import BaselineExperiment, DataConfig, MiniLMExperiment
+from training.metrics import best_f1
 from training.minilm import IGNORE, Targets, choose_thresholds, corpus_articles, fit_temperature, relevance_rows
 
 logger = logging.getLogger(__name__)
 
+#: How far probabilities are kept from 0 and 1 in log losses and logits.
+_EPS = 1e-7
+
 
 def fit_lexical_heads(corpus: pd.DataFrame, config: MiniLMExperiment) -> TextHeads:
     """The baseline's TF-IDF heads, fitted on the same corpus' train split with the experiment's seed."""
-    blend = _blend_config(config)
+    blend = config.lexical_blend
+    if blend is None:
+        raise ValueError(f"experiment {config.name!r} has no lexical_blend section")
     baseline = BaselineExperiment(
         name=f"{config.name}-lexical",
         seed=config.seed,
@@ -97,11 +96,11 @@ def blend_temperatures(pooled: HeadOutputs, dev: pd.DataFrame, targets: Targets)
     """A temperature per blended output, minimising dev NLL of the articles' pooled outputs: relevance on
     ``relevance_rows`` (the sources with both labels, where its calibration is measured), signals on the rows with
     gold or source labels, event types and severity on their labelled rows; the outputs as served, per article."""
-    rows = _relevance_rows(dev, targets)
+    rows = relevance_rows(dev, targets)
     return {
-        "relevance": fit_temperature(_logit(pooled.relevance[rows]), targets.relevance[rows], "binary"),
+        "relevance": fit_temperature(logit(pooled.relevance[rows], _EPS), targets.relevance[rows], "binary"),
         "signals": fit_temperature(
-            _logit(pooled.signals).reshape(-1),
+            logit(pooled.signals, _EPS).reshape(-1),
             np.where(targets.signal_weight >= 1.0, targets.signals, np.nan).reshape(-1),
             "binary",
         ),
@@ -112,25 +111,15 @@ def blend_temperatures(pooled: HeadOutputs, dev: pd.DataFrame, targets: Targets)
     }
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return np.asarray(np.log(p) - np.log1p(-p))
-
-
-def _relevance_rows(dev: pd.DataFrame, targets: Targets) -> np.ndarray:
-    mixed = relevance_rows(dev, targets)
-    return mixed if mixed is not None else ~np.isnan(targets.relevance)
-
-
 def _dev_scores(pooled: HeadOutputs, dev: pd.DataFrame, targets: Targets) -> dict[str, tuple[float, float]]:
     """Each output's dev (log loss, F1) on the rows that carry its label (an output with no such rows is left out).
     F1: relevance best-threshold F1, signals the mean best-threshold F1 over the signals with at least 3 positives,
     event types weighted F1, severity macro F1."""
     scores: dict[str, tuple[float, float]] = {}
-    known = _relevance_rows(dev, targets)
+    known = relevance_rows(dev, targets)
     if known.any():
         gold = targets.relevance[known].astype(int)
-        scores["relevance"] = (_binary_log_loss(gold, pooled.relevance[known]), _best_f1(gold, pooled.relevance[known]))
+        scores["relevance"] = (_log_loss(gold, pooled.relevance[known]), best_f1(gold, pooled.relevance[known]))
     labelled = targets.signal_weight >= 1.0
     per_signal = []
     for j, name in enumerate(SIGNALS):
@@ -138,31 +127,21 @@ def _dev_scores(pooled: HeadOutputs, dev: pd.DataFrame, targets: Targets) -> dic
         gold = targets.signals[rows, j]
         # mass_casualty is served as the high-severity probability, not the signal head.
         if name != "mass_casualty" and rows.sum() >= 10 and gold.sum() >= 3:
-            per_signal.append(_best_f1(gold.astype(int), pooled.signals[rows, j]))
+            per_signal.append(best_f1(gold.astype(int), pooled.signals[rows, j]))
     if labelled.any():
-        loss = _binary_log_loss(targets.signals[labelled], pooled.signals[labelled])
+        loss = _log_loss(targets.signals[labelled], pooled.signals[labelled])
         scores["signals"] = (loss, float(np.mean(per_signal)) if per_signal else 0.0)
     for output, average in (("event_types", "weighted"), ("severity", "macro")):
         labels = getattr(targets, output)
         rows = labels != IGNORE
         if rows.any():
             proba = getattr(pooled, output)[rows]
-            loss = float(-np.mean(np.log(np.clip(proba[np.arange(rows.sum()), labels[rows]], 1e-12, 1.0))))
+            loss = float(log_loss(labels[rows], proba, labels=np.arange(proba.shape[1])))
             f1 = float(f1_score(labels[rows], proba.argmax(axis=1), average=average, zero_division=0))
             scores[output] = (loss, f1)
     return scores
 
 
-def _binary_log_loss(gold: np.ndarray, proba: np.ndarray) -> float:
-    p = np.clip(proba, 1e-7, 1 - 1e-7)
-    return float(-np.mean(gold * np.log(p) + (1 - gold) * np.log(1 - p)))
-
-
-def _best_f1(gold: np.ndarray, proba: np.ndarray) -> float:
-    return float(f1_score(gold, proba >= best_threshold(gold, proba), zero_division=0))
-
-
-def _blend_config(config: MiniLMExperiment) -> LexicalBlendConfig:
-    if config.lexical_blend is None:
-        raise ValueError(f"experiment {config.name!r} has no lexical_blend section")
-    return config.lexical_blend
+def _log_loss(gold: np.ndarray, proba: np.ndarray) -> float:
+    """Binary log loss, probabilities kept ``_EPS`` away from 0 and 1."""
+    return float(log_loss(gold, np.clip(proba, _EPS, 1 - _EPS), labels=[0, 1]))

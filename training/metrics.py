@@ -21,6 +21,13 @@ def best_threshold(y_true: ArrayLike, proba: ArrayLike) -> float:
     return float(grid[int(np.argmax(scores))])
 
 
+def best_f1(y_true: ArrayLike, proba: ArrayLike) -> float:
+    """F1 at the ``best_threshold`` of the same data: how well ``proba`` can separate the labels on (dev) data."""
+    y = np.asarray(y_true)
+    p = np.asarray(proba)
+    return float(f1_score(y, p >= best_threshold(y, p), zero_division=0))
+
+
 def expected_calibration_error(y_true: ArrayLike, proba: ArrayLike, bins: int = 10) -> float:
     """ECE with equal-width bins: the support-weighted gap between mean confidence and observed frequency."""
     y = np.asarray(y_true, dtype=float)

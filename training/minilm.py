@@ -28,7 +28,7 @@ from threatscore.scorer import Scorer, ScorerConfig
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
 from training.baseline import FitResult, model_texts
 from training.config import MiniLMExperiment
-from training.metrics import best_threshold, binary_report
+from training.metrics import best_f1, best_threshold, binary_report
 
 logger = logging.getLogger(__name__)
 
@@ -434,22 +434,22 @@ def calibrate_and_threshold(
         heads.rule_signals, signals, blend_metrics = choose_rule_blend(signals, dev_texts, dev_targets)
         metrics.update(blend_metrics)
     relevance = probs.relevance
-    mixed = relevance_rows(dev, dev_targets)
-    if mixed is not None:
+    if dev is not None:
+        rows = relevance_rows(dev, dev_targets)
         relevance = relevance.copy()
-        relevance[mixed] = Scorer(heads, config).relevance(corpus_articles(dev[mixed]))
+        relevance[rows] = Scorer(heads, config).relevance(corpus_articles(dev[rows]))
     config = choose_thresholds(config, dev, dev_targets, signals, relevance, metrics)
     return heads, config, metrics
 
 
-def relevance_rows(dev: pd.DataFrame | None, targets: Targets) -> np.ndarray | None:
-    """The dev rows the relevance threshold is chosen on: those of the sources that carry both labels (BBC_News in
-    this corpus), when there are at least 10; None: every row with a relevance label."""
-    if dev is None:
-        return None
+def relevance_rows(dev: pd.DataFrame | None, targets: Targets) -> np.ndarray:
+    """The dev rows relevance thresholds and calibration are chosen on: those of the sources that carry both labels
+    (BBC_News in this corpus) when there are at least 10, else every row with a relevance label."""
     known = ~np.isnan(targets.relevance)
+    if dev is None:
+        return known
     mixed = known & contrastive_rows(dev["source"].astype(str).to_numpy(), targets.relevance)
-    return mixed if mixed.sum() >= 10 else None
+    return mixed if mixed.sum() >= 10 else known
 
 
 def choose_thresholds(
@@ -476,8 +476,7 @@ def choose_thresholds(
         else:
             thresholds[name] = 0.5
         metrics[f"dev.signal.{name}.threshold"] = thresholds[name]
-    mixed = relevance_rows(dev, targets)
-    known = mixed if mixed is not None else ~np.isnan(targets.relevance)
+    known = relevance_rows(dev, targets)
     metrics["dev.relevance.threshold_rows"] = float(known.sum())
     gold = targets.relevance[known].astype(int)
     rel_threshold = best_threshold(gold, relevance[known]) if known.any() else 0.5
@@ -516,8 +515,6 @@ def choose_rule_blend(
     best-threshold dev F1 by more than ``min_gain``: transparent rules catch lexical signals ("claimed
     responsibility") that a small gold set teaches the encoder poorly. Returns the chosen rules, the dev
     signals with them blended in, and the metrics behind each choice."""
-    from sklearn.metrics import f1_score
-
     chosen: dict[str, RuleSignal] = {}
     blended = signals.copy()
     metrics: dict[str, float] = {}
@@ -533,10 +530,7 @@ def choose_rule_blend(
         p_hit = float(np.clip(gold[fired].mean(), 0.05, 0.95))
         model = signals[known, j]
         with_rule = np.maximum(model, np.where(fired, p_hit, 0.0))
-        f1 = {
-            tag: float(f1_score(gold, p >= best_threshold(gold, p), zero_division=0))
-            for tag, p in (("model", model), ("with_rule", with_rule))
-        }
+        f1 = {tag: best_f1(gold, p) for tag, p in (("model", model), ("with_rule", with_rule))}
         metrics |= {f"dev.signal.{name}.f1_{tag}": v for tag, v in f1.items()}
         metrics[f"dev.signal.{name}.rule_p_hit"] = p_hit
         blend = f1["with_rule"] > f1["model"] + min_gain

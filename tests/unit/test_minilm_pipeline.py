@@ -31,24 +31,29 @@ def tiny_gold(tiny_processed):
     return corpus, gold
 
 
-@pytest.fixture(scope="module")
-def tiny_encoder_fit(tiny_gold, tiny_bert_dir):
-    corpus, gold = tiny_gold
-    config = MiniLMExperiment.model_validate(
+def _tiny_config(name: str, bert_dir: Path, **extra: object) -> MiniLMExperiment:
+    """A one-epoch experiment on the tiny random BERT; ``extra`` adds top-level sections."""
+    return MiniLMExperiment.model_validate(
         {
-            "name": "tiny-encoder",
+            "name": name,
             "data": {"max_rows_per_source": None, "gold_repeats": 2},
             "encoder": {
-                "model_dir": str(tiny_bert_dir),
+                "model_dir": str(bert_dir),
                 "train_max_length": 32,
                 "max_length": 64,
                 "max_words": 40,
                 "trainable_layers": 1,
             },
             "optim": {"epochs": 1, "batch_size": 16, "max_train_minutes": 2},
+            **extra,
         }
     )
-    return fit_minilm(corpus, gold, config, show_progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder_fit(tiny_gold, tiny_bert_dir):
+    corpus, gold = tiny_gold
+    return fit_minilm(corpus, gold, _tiny_config("tiny-encoder", tiny_bert_dir), show_progress=False)
 
 
 def test_targets_prefer_gold_over_source_over_weak():
@@ -322,26 +327,13 @@ def test_signal_and_resurgence_temperatures_read_the_articles_largest_chunk(tiny
 def tiny_blend_fit(tiny_gold, tiny_bert_dir):
     """The tiny encoder with TF-IDF heads blended in (``lexical_blend``)."""
     corpus, gold = tiny_gold
-    config = MiniLMExperiment.model_validate(
-        {
-            "name": "tiny-blend",
-            "data": {"max_rows_per_source": None, "gold_repeats": 2},
-            "encoder": {
-                "model_dir": str(tiny_bert_dir),
-                "train_max_length": 32,
-                "max_length": 64,
-                "max_words": 40,
-                "trainable_layers": 1,
-            },
-            "optim": {"epochs": 1, "batch_size": 16, "max_train_minutes": 2},
-            "lexical_blend": {
-                "max_rows_per_source": None,
-                "tfidf": {"max_features": 5000, "min_df": 1},
-                "signals": {"min_positives": 5, "min_negatives": 5},
-                "weight_grid": [0.0, 0.5],
-            },
-        }
-    )
+    lexical = {
+        "max_rows_per_source": None,
+        "tfidf": {"max_features": 5000, "min_df": 1},
+        "signals": {"min_positives": 5, "min_negatives": 5},
+        "weight_grid": [0.0, 0.5],
+    }
+    config = _tiny_config("tiny-blend", tiny_bert_dir, lexical_blend=lexical)
     return fit_minilm(corpus, gold, config, show_progress=False)
 
 

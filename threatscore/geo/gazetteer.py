@@ -33,7 +33,7 @@ import threading
 import time
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -342,6 +342,19 @@ class _Builder:
         return self.admin1_ids[key]
 
 
+def _by_admin1(
+    table: Mapping[tuple[str, str], tuple[str, ...]], display_to_admin: Mapping[tuple[str, str], int], what: str
+) -> Iterator[tuple[str, int, tuple[str, ...]]]:
+    """(country, admin-1 id, names) for each entry of a table keyed by (country, admin-1 display name); an entry
+    naming an unknown admin-1 is logged and skipped."""
+    for (cc, display), names in table.items():
+        admin = display_to_admin.get((cc, display))
+        if admin is None:
+            logger.warning("%s names an unknown admin-1 %s/%s", what, cc, display)
+            continue
+        yield cc, admin, names
+
+
 def _cue_flags(name: str) -> int:
     """Flags of a context cue's name. Upper-case cues are acronyms: matched case-sensitively so "ADF" never
     matches "adf"."""
@@ -462,11 +475,7 @@ def build(min_city_population: int = 1000) -> Gazetteer:
 
     # 2a. Parties and groups rooted in one region: cues for it, matched like the country cues below.
     display_to_admin = {(b.admin1_cc[a], b.admin1_name[a]): a for a in range(len(b.admin1_name))}
-    for (cc, display), cues in data.ADMIN1_CUES.items():
-        cue_admin = display_to_admin.get((cc, display))
-        if cue_admin is None:
-            logger.warning("ADMIN1_CUES names an unknown admin-1 %s/%s", cc, display)
-            continue
+    for _, cue_admin, cues in _by_admin1(data.ADMIN1_CUES, display_to_admin, "ADMIN1_CUES"):
         for n in cues:
             b.add_name(admin_places[cue_admin], n, _cue_flags(n))
 
@@ -481,11 +490,7 @@ def build(min_city_population: int = 1000) -> Gazetteer:
             admin2_pop[key2] += _DEFAULT_POPULATION
     for (cc, name), admin in iso_second.items():
         admin2_parent[(cc, _clean_admin2(name))][admin] += 1
-    for (cc, display), subregion_names in data.SUBREGIONS.items():
-        parent = display_to_admin.get((cc, display))
-        if parent is None:
-            logger.warning("SUBREGIONS names an unknown admin-1 %s/%s", cc, display)
-            continue
+    for cc, parent, subregion_names in _by_admin1(data.SUBREGIONS, display_to_admin, "SUBREGIONS"):
         for name in subregion_names:
             admin2_parent[(cc, name)][parent] += 100
             admin2_pop[(cc, name)] = max(admin2_pop[(cc, name)], 100_000)
