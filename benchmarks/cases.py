@@ -100,13 +100,23 @@ class TorchHeads(EncoderHeads):
     def _ensure_loaded(self) -> None:
         if self._tokenizer is None:
             self._tokenizer = self._load_tokenizer()
+            # Sentences are read in their chunk as the ONNX graph reads them: the same head on the token states.
+            signal = self.model.heads["signals"]
+            self._sentence_head = (
+                signal.weight.detach().numpy().T.astype(np.float32),
+                signal.bias.detach().numpy().astype(np.float32),
+            )
 
-    def _run_batch(self, ids: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+    def _run_batch(
+        self, ids: np.ndarray, mask: np.ndarray, session: Any = None, states: bool = False
+    ) -> tuple[list[np.ndarray], np.ndarray | None]:
         import torch
 
         with torch.inference_mode():
-            outs = self.model(torch.from_numpy(ids), torch.from_numpy(mask))
-        return [o.float().numpy() for o in outs]
+            outs = [
+                o.float().numpy() for o in self.model.forward_with_states(torch.from_numpy(ids), torch.from_numpy(mask))
+            ]
+        return outs[:-1], outs[-1] if states else None
 
     def describe(self) -> dict[str, str]:
         """What scores each output."""
@@ -183,6 +193,8 @@ def naive_pipelines(model: Any, tokenizer: Any) -> list[Any]:
     from transformers import BertPreTrainedModel, pipeline
     from transformers.modeling_outputs import SequenceClassifierOutput
 
+    from training.minilm import mean_pool
+
     class MeanPooledBertClassifier(BertPreTrainedModel):
         """``BertForSequenceClassification`` with the product model's pooling (mean over tokens, not [CLS])."""
 
@@ -193,9 +205,7 @@ def naive_pipelines(model: Any, tokenizer: Any) -> list[Any]:
 
         def forward(self, input_ids: Any = None, attention_mask: Any = None, **_: Any) -> SequenceClassifierOutput:
             hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            return SequenceClassifierOutput(logits=self.classifier(pooled))
+            return SequenceClassifierOutput(logits=self.classifier(mean_pool(hidden, attention_mask)))
 
     pipes = []
     for head in OUTPUTS:

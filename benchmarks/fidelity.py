@@ -5,6 +5,11 @@ seed article when ``../shared/examples/seed-article.txt`` exists) with the serve
 scorer over the run's fp32 ``torch_checkpoint/``, and reports probability differences and how many signal
 decisions, evidence lists and severity levels agree. It also scores every article alone, because dynamic int8
 quantisation reads its range off the whole batch: an article's scores may depend on what else is in the request.
+
+``--benchmark-rows`` runs ``threatscore evaluate``'s product rows (BBC relevance, ACLED sub-event types, severity,
+source-implied and gold signals, resurgence) twice, with the served model and with the same model whose encoder is
+the fp32 torch checkpoint, and reports how much int8 moves each benchmark F1 (the issue's "no benchmark F1 moves by
+more than 0.01").
 """
 
 from __future__ import annotations
@@ -64,12 +69,72 @@ def describe(result: dict[str, Any]) -> str:
     )
 
 
+def row_deltas(int8: Any, fp32: Any) -> list[dict[str, Any]]:
+    """Per benchmark row both reports have: its headline value with each engine and the difference int8 − fp32."""
+    theirs = {row.task: row for row in fp32.rows}
+    out = []
+    for row in int8.rows:
+        if row.task in theirs:
+            other = theirs[row.task]
+            out.append(
+                {
+                    "row": row.task,
+                    "metric": row.metric,
+                    "n": row.n,
+                    "int8": row.value,
+                    "fp32": other.value,
+                    "delta": row.value - other.value,
+                }
+            )
+    return out
+
+
+def render_row_deltas(model: str, deltas: Sequence[dict[str, Any]]) -> str:
+    """Markdown table of ``row_deltas`` with the largest absolute change."""
+    lines = [
+        f"Benchmark rows of `{model}`: served int8 ONNX encoder vs the same model with its fp32 torch encoder",
+        "",
+        "| row | metric | n | int8 | fp32 | int8 − fp32 |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {d['row']} | {d['metric']} | {d['n']} | {d['int8']:.4f} | {d['fp32']:.4f} | {d['delta']:+.4f} |"
+        for d in deltas
+    ]
+    largest = max((abs(d["delta"]) for d in deltas), default=0.0)
+    lines += ["", f"Largest change: {largest:.4f} (target: ≤ 0.01)"]
+    return "\n".join(lines) + "\n"
+
+
+def benchmark_rows(pinned_uri: str, served: Any, fp32: Any, processed: Path) -> tuple[list[dict[str, Any]], str]:
+    """``threatscore evaluate``'s product rows with the served scorer and with its fp32 twin, side by side."""
+    import dataclasses
+
+    from threatscore.registry import load_model
+    from training.evaluate import evaluate_model
+
+    int8_model = load_model(pinned_uri)
+    twin = load_model(pinned_uri)
+    # The twin is the same pyfunc with its scorer swapped: same thresholds, rules, TF-IDF heads and blend.
+    twin.pyfunc.unwrap_python_model().scorer = fp32
+    twin.ref = dataclasses.replace(twin.ref, uri=f"{pinned_uri} (fp32 torch encoder)")
+    reports = [evaluate_model(m, processed, with_tasks=False) for m in (int8_model, twin)]
+    deltas = row_deltas(*reports)
+    return deltas, render_row_deltas(pinned_uri, deltas)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fidelity", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="models:/threatscore@champion")
     parser.add_argument("--checkpoint-run", default=None, help="default: the model version's own run")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument(
+        "--benchmark-rows",
+        action="store_true",
+        help="also run the evaluation's product rows with both engines (minutes) and report each F1's change",
+    )
+    parser.add_argument("--processed", type=Path, default=Path("data/processed"), help="for --benchmark-rows")
     args = parser.parse_args(argv)
 
     from benchmarks.cases import CHECKPOINT_SOURCE_RUN, Checkpoint, build_torch_fp32
@@ -95,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         assert case.info is not None
         fp32 = case.info["scorer"]
         reference = [a.model_dump(mode="json") for a in fp32.score(articles)]
+        rows = (
+            benchmark_rows(setup["model"]["pinned_uri"], served, fp32, args.processed) if args.benchmark_rows else None
+        )
     batch = [a.model_dump(mode="json") for a in served.score(articles)]
     alone = [served.score([a])[0].model_dump(mode="json") for a in articles]
     thresholds = dict(served.config.signal_thresholds)
@@ -107,6 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{len(articles)} articles; {args.model} (version {setup['model']['version']})")  # noqa: T201
     print("served int8, in one batch, vs fp32 torch: " + describe(out["served_vs_fp32"]))  # noqa: T201
     print("served int8, each article alone vs in the batch: " + describe(out["alone_vs_batch"]))  # noqa: T201
+    if rows is not None:
+        out["benchmark_rows"] = rows[0]
+        print(rows[1])  # noqa: T201
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     return 0

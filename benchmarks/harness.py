@@ -234,7 +234,9 @@ def registered_versions(name: str) -> list[RegisteredVersion]:
     for mv in client.search_model_versions(f"name='{name}'"):
         run_id = str(mv.run_id)
         run = client.get_run(run_id)
-        origin = run.data.params.get("encoder.init_from_run") or None
+        # MLflow stores params as text: a run trained from scratch logged ``init_from_run`` as "None".
+        origin = run.data.params.get("encoder.init_from_run")
+        origin = None if origin in (None, "", "None") else origin
         if origin and origin not in origin_seconds:
             origin_seconds[origin] = client.get_run(origin).data.metrics.get("train_seconds")
         out.append(

@@ -326,7 +326,7 @@ def render_markdown(out: dict[str, Any]) -> str:
     lines += [
         "",
         "The naive reference returns only the five heads' outputs for the first 512 tokens; the served path "
-        "returns full assessments of the whole text (chunks, evidence sentences scored one by one, places, "
+        "returns full assessments of the whole text (chunks, shortlisted evidence sentences scored one by one, places, "
         "fatalities, language), so its ratios understate the engine's speed-up. Ratios compare cases of the same "
         "run. Raw numbers per round: `benchmarks/results/bench.json`. What changed in the served path and what each "
         "change measured: `benchmarks/results/served-path-changes.md`; how closely the int8 model follows its fp32 "

@@ -125,8 +125,8 @@ def instrument(heads: Any, scorer: Any = None) -> Instrumented:
     clock = StageClock()
     result = Instrumented(clock)
     if isinstance(heads, BlendedHeads):
-        heads.lexical.predict = clock.wrap("lexical heads", heads.lexical.predict)
-        heads.lexical.predict_signals = clock.wrap("lexical heads", heads.lexical.predict_signals)
+        heads.lexical.predict = clock.wrap("lexical heads", heads.lexical.predict)  # type: ignore[method-assign]
+        heads.lexical.predict_signals = clock.wrap("lexical heads", heads.lexical.predict_signals)  # type: ignore[method-assign]
         heads = heads.encoder
     if hasattr(heads, "_run_batch") and hasattr(heads, "_ensure_loaded"):
         heads._ensure_loaded()
@@ -135,8 +135,11 @@ def instrument(heads: Any, scorer: Any = None) -> Instrumented:
         heads.parallel_batches = False
         heads._tokenizer = _TokenizerProxy(heads._tokenizer, clock, result._encodings)
         heads._run_batch = clock.wrap("model", heads._run_batch)
-        heads.logits = clock.wrap("model input/output", heads.logits)
+        # ``_encode`` is behind ``logits``, ``predict`` and ``predict_in_context`` (evidence read in the chunk call):
+        # batching, padding and the sentence pooling around the engine.
+        heads._encode = clock.wrap("model input/output", heads._encode)
         heads.predict = clock.wrap("model input/output", heads.predict)
+        heads.predict_in_context = clock.wrap("model input/output", heads.predict_in_context)
     else:
         heads.predict = clock.wrap("model", heads.predict)
         heads.predict_signals = clock.wrap("model", heads.predict_signals)

@@ -119,6 +119,95 @@ def unfuse_skip_layer_norm(onnx_model: bytes) -> tuple[bytes, list[str]]:
     return model.SerializeToString(), ["SkipLayerNormFusion"]
 
 
+#: Extra graph output added at load time: the encoder's last hidden state, the token vectors the heads pool.
+TOKEN_STATES = "token_states"
+
+
+def expose_token_states(onnx_model: bytes) -> tuple[bytes, tuple[np.ndarray, np.ndarray] | None]:
+    """The graph with the encoder's last hidden state as an extra output (``TOKEN_STATES``), and the signal head's
+    weights (hidden × signals) and bias, so a sentence can be scored from the tokens it has inside its chunk.
+
+    The exported graph pools ``Mul(hidden, mask) → ReduceSum → Div`` and applies each head as a ``Gemm`` (the fp32
+    optimised graph) or ``MatMul`` + ``Add`` (int8 export keeps the heads in fp32) with initializer weights. A graph
+    laid out otherwise is returned unchanged with no head, and its sentences are scored on their own."""
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError:
+        return onnx_model, None
+    model = onnx.load_from_string(onnx_model)
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    weights = {init.name: init for init in graph.initializer}
+
+    def produced_by(name: str, op: str) -> Any:
+        node = producer.get(name)
+        return node if node is not None and node.op_type == op else None
+
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    pooled: str | None = None
+    if (gemm := produced_by("signals", "Gemm")) is not None and len(gemm.input) == 3:  # the fp32 optimised graph
+        attributes = {a.name: helper.get_attribute_value(a) for a in gemm.attribute}
+        if gemm.input[1] in weights and gemm.input[2] in weights and not attributes.get("transA"):
+            matrix = numpy_helper.to_array(weights[gemm.input[1]])
+            weight = (matrix.T if attributes.get("transB") else matrix) * float(attributes.get("alpha", 1.0))
+            bias = numpy_helper.to_array(weights[gemm.input[2]]) * float(attributes.get("beta", 1.0))
+            pooled = gemm.input[0]
+    elif (add := produced_by("signals", "Add")) is not None:  # MatMul + Add (the int8 graph keeps them fp32)
+        matmul = next((m for i in add.input if (m := produced_by(i, "MatMul")) is not None), None)
+        b_init = next((weights[i] for i in add.input if i in weights), None)
+        w_init = next((weights[i] for i in matmul.input if i in weights), None) if matmul is not None else None
+        if matmul is not None and w_init is not None and b_init is not None:
+            weight, bias = numpy_helper.to_array(w_init), numpy_helper.to_array(b_init)
+            pooled = next((i for i in matmul.input if i not in weights), None)
+    div = produced_by(pooled, "Div") if pooled else None
+    total = produced_by(div.input[0], "ReduceSum") if div else None
+    mul = produced_by(total.input[0], "Mul") if total else None
+    hidden = (
+        next((i for i in mul.input if (n := producer.get(i)) is not None and "LayerNorm" in n.op_type), None)
+        if mul
+        else None
+    )
+    if hidden is None or weight is None or bias is None:
+        return onnx_model, None
+    graph.node.append(helper.make_node("Identity", [hidden], [TOKEN_STATES], name="expose_token_states"))
+    graph.output.append(helper.make_tensor_value_info(TOKEN_STATES, onnx.TensorProto.FLOAT, None))
+    return model.SerializeToString(), (np.asarray(weight, dtype=np.float32), np.asarray(bias, dtype=np.float32))
+
+
+def locate_sentences(text: str, sentences: Sequence[str], offsets: Sequence[tuple[int, int]]) -> list[np.ndarray]:
+    """For each of ``sentences`` (normalised, in document order), the indices of the tokens of ``text`` (the model
+    input) that lie inside it, found left to right; an empty array for a sentence that is not in ``text`` or whose
+    end fell beyond the truncation."""
+    spans = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    real = spans[:, 1] > spans[:, 0]  # special tokens have empty offsets
+    last_end = int(spans[real, 1].max()) if real.any() else 0
+    out, cursor = [], 0
+    for sentence in sentences:
+        start = text.find(sentence, cursor) if sentence else -1
+        end = start + len(sentence)
+        if start < 0 or end > last_end:
+            out.append(np.zeros(0, dtype=np.int64))
+            continue
+        cursor = end
+        out.append(np.flatnonzero(real & (spans[:, 0] >= start) & (spans[:, 1] <= end)))
+    return out
+
+
+def _sentence_logits(
+    states: np.ndarray, token_sets: Sequence[np.ndarray], head: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Raw signal logits of each token set of one text: the mean of its token vectors through the signal head
+    (the head's own mean pooling, restricted to the sentence); a NaN row for an empty set."""
+    weight, bias = head
+    out = np.full((len(token_sets), weight.shape[1]), np.nan, dtype=np.float32)
+    for k, tokens in enumerate(token_sets):
+        if len(tokens):
+            out[k] = states[tokens].mean(axis=0) @ weight + bias
+    return out
+
+
 class EncoderHeads:
     """``TextHeads`` over an ONNX encoder with five heads (relevance, signals, event types, severity, resurgence).
 
@@ -157,11 +246,14 @@ class EncoderHeads:
         self._one_per_batch = False
         self._pid = 0
         self._tokenizer: Any = None
+        #: The signal head's weights and bias, read off the graph at load time (``expose_token_states``); None when
+        #: the graph does not expose its token states (each sentence is then scored alone).
+        self._sentence_head: tuple[np.ndarray, np.ndarray] | None = None
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_session=None, _solo=None, _pool=None, _tokenizer=None, _lock=None, _pid=0)
+        state.update(_session=None, _solo=None, _pool=None, _tokenizer=None, _lock=None, _pid=0, _sentence_head=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -173,6 +265,7 @@ class EncoderHeads:
         state.setdefault("_pool", None)
         state.setdefault("_one_per_batch", False)
         state.setdefault("_pid", 0)
+        state.setdefault("_sentence_head", None)
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
@@ -189,6 +282,7 @@ class EncoderHeads:
             tokenizer = self._load_tokenizer()
             threads = self.threads or int(os.environ.get("THREATSCORE_THREADS", "0")) or available_cpus()
             graph, disabled = unfuse_skip_layer_norm(self.onnx_model)
+            graph, self._sentence_head = expose_token_states(graph)
 
             def session(intra_op_threads: int) -> Any:
                 options = ort.SessionOptions()
@@ -228,23 +322,50 @@ class EncoderHeads:
 
     def logits(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Raw logits per output for ``texts`` (length-sorted batches, returned in input order)."""
+        return self._encode(texts, None)[0]
+
+    def _encode(
+        self, texts: Sequence[str], sentences: Sequence[Sequence[str]] | None
+    ) -> tuple[dict[str, np.ndarray], list[np.ndarray] | None]:
+        """Raw logits per output and, with ``sentences`` (per text, the normalised sentences it contains, in order)
+        and a graph that exposes its token states, each sentence's raw signal logits read off the same forward
+        pass: the mean of its tokens' final vectors through the signal head (a NaN row where it was not found)."""
         self._ensure_loaded()
         n = len(texts)
-        sequences = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
+        encodings = self._tokenizer.encode_batch(list(texts))
+        sequences = [e.ids for e in encodings]
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)
         order = np.argsort(lengths, kind="stable")
-        parts: dict[str, list[np.ndarray]] = {k: [] for k in OUTPUTS}
-        padded = [self._pad(idx, sequences, int(lengths[idx[-1]])) for idx in self._batches(order, lengths)]
+        head = self._sentence_head if sentences is not None else None
+        padded = [(idx, *self._pad(idx, sequences, int(lengths[idx[-1]]))) for idx in self._batches(order, lengths)]
+
+        def run(batch: tuple[np.ndarray, np.ndarray, np.ndarray], session: Any = None) -> tuple[list[Any], list[Any]]:
+            idx, ids, mask = batch
+            outputs, states = self._run_batch(ids, mask, session, states=head is not None)
+            if states is None or head is None or sentences is None:
+                return outputs, []
+            per_text = [
+                _sentence_logits(states[row], locate_sentences(texts[i], sentences[i], encodings[i].offsets), head)
+                for row, i in enumerate(idx)
+            ]
+            return outputs, per_text
+
         if self._pool is not None and self.parallel_batches and len(padded) > 1:
-            results = list(self._pool.map(lambda batch: self._run_batch(batch[0], batch[1], self._solo), padded))
+            results = list(self._pool.map(lambda batch: run(batch, self._solo), padded))
         else:
-            results = [self._run_batch(*batch) for batch in padded]
-        for outputs in results:
+            results = [run(batch) for batch in padded]
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in OUTPUTS}
+        in_context: list[np.ndarray] = []
+        for outputs, per_text in results:
             for name, value in zip(OUTPUTS, outputs, strict=True):
                 parts[name].append(value)
+            in_context += per_text
         inverse = np.empty(n, dtype=np.int64)
         inverse[order] = np.arange(n)
-        return {k: np.concatenate(v, axis=0)[inverse] if v else np.zeros((0,)) for k, v in parts.items()}
+        raw = {k: np.concatenate(v, axis=0)[inverse] if v else np.zeros((0,)) for k, v in parts.items()}
+        if head is None:
+            return raw, None
+        return raw, [in_context[int(k)] for k in inverse]
 
     def _batches(self, order: np.ndarray, lengths: np.ndarray) -> Iterator[np.ndarray]:
         """Consecutive runs of ``order`` (indices sorted by length) of at most ``batch_size`` texts whose padded
@@ -274,12 +395,17 @@ class EncoderHeads:
             mask[row, : len(seq)] = 1
         return ids, mask
 
-    def _run_batch(self, ids: np.ndarray, mask: np.ndarray, session: Any = None) -> list[np.ndarray]:
-        """The encoder on one padded batch: one logits array per name in ``OUTPUTS``."""
+    def _run_batch(
+        self, ids: np.ndarray, mask: np.ndarray, session: Any = None, states: bool = False
+    ) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """The encoder on one padded batch: one logits array per name in ``OUTPUTS``, and with ``states`` the token
+        states (batch × tokens × hidden)."""
         session = session or self._session
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         wanted = {i.name for i in session.get_inputs()}
-        return list(session.run(list(OUTPUTS), {k: v for k, v in feeds.items() if k in wanted}))
+        names = [*OUTPUTS, TOKEN_STATES] if states else list(OUTPUTS)
+        results = list(session.run(names, {k: v for k, v in feeds.items() if k in wanted}))
+        return results[: len(OUTPUTS)], results[len(OUTPUTS)] if states else None
 
     def predict(self, texts: Sequence[str]) -> HeadOutputs:
         """Calibrated probabilities per text."""
@@ -290,21 +416,41 @@ class EncoderHeads:
         temperatures, then the rule blend. Calibration reuses logits through it instead of running the model
         again."""
         t = self.temperatures
-        signals = _sigmoid(raw["signals"] / t["signals"]).astype(np.float64)
-        for name, rule in self.rule_signals.items():
-            j = SIGNALS.index(name)
-            signals[:, j] = np.maximum(signals[:, j], rule_proba(name, rule, texts))
         return HeadOutputs(
             relevance=_sigmoid(raw["relevance"].reshape(-1) / t["relevance"]).astype(np.float64),
-            signals=signals,
+            signals=self.signal_probs(raw["signals"], texts),
             event_types=_softmax(raw["event_types"] / t["event_types"]).astype(np.float64),
             severity=_softmax(raw["severity"] / t["severity"]).astype(np.float64),
             resurgence=_sigmoid(raw["resurgence"].reshape(-1) / t["resurgence"]).astype(np.float64),
         )
 
+    def signal_probs(self, raw: np.ndarray, texts: Sequence[str]) -> FloatArray:
+        """Calibrated signal probabilities from raw signal logits (rows follow ``texts``), with the rule blend; a NaN
+        row stays NaN."""
+        signals = _sigmoid(raw / self.temperatures["signals"]).astype(np.float64)
+        for name, fired in rule_proba(self.rule_signals, texts).items():
+            j = SIGNALS.index(name)
+            signals[:, j] = np.maximum(signals[:, j], fired)
+        return signals
+
     def predict_signals(self, texts: Sequence[str]) -> FloatArray:
         """Signal probabilities for sentences."""
         return self.predict(texts).signals
+
+    def predict_in_context(
+        self, texts: Sequence[str], sentences: Sequence[Sequence[str]]
+    ) -> tuple[HeadOutputs, list[np.ndarray]]:
+        """``predict(texts)`` and, from the same forward pass, the raw signal logits of each text's ``sentences``
+        (normalised, in order) read in their context: one row per sentence, NaN where the sentence was not found
+        among the text's tokens or the graph does not expose its token states (score those alone).
+        ``signal_probs`` turns rows into probabilities.
+
+        Reading a sentence inside its chunk costs nothing beyond the chunk; scored alone, the candidate sentences
+        of a long article were a fifth of its tokens and most of its model inputs."""
+        raw, sentence_raw = self._encode(texts, sentences)
+        if sentence_raw is None:
+            sentence_raw = [np.full((len(s), len(SIGNALS)), np.nan, dtype=np.float32) for s in sentences]
+        return self.outputs(raw, texts), sentence_raw
 
     def describe(self) -> dict[str, str]:
         """What scores each output (for the model card and the logs)."""

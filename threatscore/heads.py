@@ -88,11 +88,17 @@ class RuleSignal:
     p_miss: float = 0.03
 
 
-def rule_proba(name: str, rule: RuleSignal, texts: Sequence[str], *, whole_texts: bool = True) -> FloatArray:
-    """``rule.p_hit`` for each text in which one of ``name``'s rules fires on a sentence, else ``rule.p_miss``
-    (``whole_texts=False``: each text is one sentence)."""
-    split = [sentences(t) for t in texts] if whole_texts else [[t] for t in texts]
-    return np.array([rule.p_hit if any(rule_fires(name, s) for s in sents) else rule.p_miss for sents in split])
+def rule_proba(
+    rules: Mapping[str, RuleSignal], texts: Sequence[str], *, whole_texts: bool = True
+) -> dict[str, FloatArray]:
+    """Per signal of ``rules``: ``p_hit`` for each text in which one of the signal's rules fires on a sentence, else
+    ``p_miss`` (``whole_texts=False``: each text is one sentence). Each text is split into sentences once, whatever
+    the number of signals: on a long article that split was most of the rules' time."""
+    split = [sentences(t) for t in texts] if whole_texts and rules else [[t] for t in texts]
+    return {
+        name: np.array([rule.p_hit if any(rule_fires(name, s) for s in sents) else rule.p_miss for sents in split])
+        for name, rule in rules.items()
+    }
 
 
 class SklearnHeads:
@@ -137,12 +143,10 @@ class SklearnHeads:
 
     def _signals(self, texts: Sequence[str], features: Any, *, whole_texts: bool) -> FloatArray:
         out = np.zeros((len(texts), len(SIGNALS)))
+        rules = {name: head for name, head in self.signals.items() if isinstance(head, RuleSignal)}
+        fired = rule_proba(rules, texts, whole_texts=whole_texts)
         for j, name in enumerate(SIGNALS):
-            head = self.signals[name]
-            if isinstance(head, RuleSignal):
-                out[:, j] = rule_proba(name, head, texts, whole_texts=whole_texts)
-            else:
-                out[:, j] = _positive_proba(head, features)
+            out[:, j] = fired[name] if name in fired else _positive_proba(self.signals[name], features)
         return out
 
     def describe(self) -> dict[str, str]:
@@ -198,8 +202,13 @@ class BlendedHeads:
 
     def predict_signals(self, texts: Sequence[str]) -> FloatArray:
         """Signal probabilities for sentences, blended with the signals' weight and re-calibrated."""
+        return self.mix_signals(self.encoder.predict_signals(texts), texts)
+
+    def mix_signals(self, encoder: FloatArray, texts: Sequence[str]) -> FloatArray:
+        """The encoder's signal probabilities for sentences ``texts`` (however it read them) blended with the
+        lexical heads' and re-calibrated."""
         w = self.weights["signals"]
-        mixed = w * self.encoder.predict_signals(texts) + (1.0 - w) * self.lexical.predict_signals(texts)
+        mixed = w * encoder + (1.0 - w) * self.lexical.predict_signals(texts)
         return temper_binary(mixed, self.temperatures["signals"])
 
     def describe(self) -> dict[str, str]:

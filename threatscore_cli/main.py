@@ -93,6 +93,10 @@ def evaluate(
     ] = "benchmarks",
     processed: Annotated[Path, typer.Option(help="Processed corpus folder.")] = Path("data/processed"),
     no_tasks: Annotated[bool, typer.Option("--no-tasks", help="Skip the per-task ConfliBERT benchmarks.")] = False,
+    task_config: Annotated[
+        Path,
+        typer.Option(help="How a MiniLM model's encoder is fine-tuned on each ConfliBERT task (minutes per task)."),
+    ] = Path("experiments/task-finetune.yaml"),
     split: Annotated[str, typer.Option(help="Corpus split for --task places.")] = "test",
     limit: Annotated[
         int | None, typer.Option(help="--task places: at most this many rows per source (default all).")
@@ -103,7 +107,7 @@ def evaluate(
     if task == "places":
         text = _evaluate_places(processed, split, limit)
     elif task == "benchmarks":
-        text = _evaluate_benchmarks(models or [DEFAULT_MODEL], processed, with_tasks=not no_tasks)
+        text = _evaluate_benchmarks(models or [DEFAULT_MODEL], processed, None if no_tasks else task_config)
     else:
         raise _fail(f"unknown task {task!r}; choose benchmarks or places")
     typer.echo(text)
@@ -111,14 +115,20 @@ def evaluate(
         output.write_text(text, encoding="utf-8")
 
 
-def _evaluate_benchmarks(models: list[str], processed: Path, *, with_tasks: bool) -> str:
+def _evaluate_benchmarks(models: list[str], processed: Path, task_config: Path | None) -> str:
+    """The benchmark table per model; the task rows too unless ``task_config`` is None."""
     from threatscore.registry import configure_tracking
+    from training.config import load_task_finetune_config
     from training.evaluate import evaluate_model, log_report_to_model_run, render_side_by_side
 
+    try:
+        tasks = load_task_finetune_config(task_config) if task_config else None
+    except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        raise _fail(f"{task_config}: {exc}") from exc
     configure_tracking(get_settings())
     reports = []
     for uri in models:
-        report = evaluate_model(uri, processed, with_tasks=with_tasks)
+        report = evaluate_model(uri, processed, with_tasks=tasks is not None, task_config=tasks)
         log_report_to_model_run(report)
         reports.append(report)
     text = "\n".join(r.render_markdown() for r in reports)

@@ -186,6 +186,37 @@ def load_experiment(path: Path) -> BaselineExperiment | MiniLMExperiment:
     return _EXPERIMENT.validate_python(raw)
 
 
+# --------------------------------------------------------------------------------------------- task benchmarks
+
+
+class TaskFinetuneConfig(_Frozen):
+    """``experiments/task-finetune.yaml``: how ``threatscore evaluate`` fine-tunes a MiniLM model's encoder on each
+    ConfliBERT task (``training.task_finetune``), the protocol of ConfliBERT's own task rows."""
+
+    seed: int = 13
+    #: Passes over a task's train split; the epoch with the best dev micro F1 is kept.
+    epochs: int = Field(4, ge=1, le=20)
+    batch_size: int = Field(16, ge=1)
+    encoder_lr: float = Field(5e-5, gt=0.0)
+    head_lr: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.01, ge=0.0)
+    warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0)
+    #: Top encoder layers trained (the embeddings and the layers below stay frozen); 6: all of MiniLM-L6.
+    trainable_layers: int = Field(6, ge=0, le=6)
+    #: A long document is read as its first ``max_chunks`` chunks of ~``chunk_words`` words (sentence
+    #: boundaries), each truncated to ``max_length`` tokens; its embedding is the mean of theirs.
+    chunk_words: int = Field(180, ge=1)
+    max_chunks: int = Field(2, ge=1)
+    max_length: int = Field(256, ge=16, le=512)
+    #: Wall-clock budget per task; training stops after the epoch that passes it.
+    max_minutes_per_task: float = Field(20.0, gt=0.0)
+
+
+def load_task_finetune_config(path: Path) -> TaskFinetuneConfig:
+    """Read and validate the task fine-tuning YAML; errors name the file and the offending key."""
+    return TaskFinetuneConfig.model_validate(_read_mapping(path))
+
+
 # --------------------------------------------------------------------------------------------- retraining
 
 
@@ -257,8 +288,8 @@ class RetrainEvaluationConfig(_Frozen):
 
     #: Gold signal annotations (their test part is a benchmark); None or a missing file: no gold rows.
     annotations: Path | None = Path("data/annotations/signals.jsonl")
-    #: ConfliBERT task rows refit the model *family* on each task, not the model under test, so they cannot
-    #: tell a challenger from a champion of the same family; off by default (and minutes of CPU).
+    #: ConfliBERT task rows: each MiniLM model's encoder fine-tuned per task (``training.task_finetune``, default
+    #: settings). About 25 min of 2-core CPU per MiniLM model, so off by default.
     with_tasks: bool = False
     #: Articles timed one by one per model (interleaved) for the latency check.
     latency_sample: int = Field(200, ge=10)

@@ -14,7 +14,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import numpy as np
@@ -26,11 +26,15 @@ from tqdm import tqdm
 from threatscore.encoder_heads import EncoderHeads
 from threatscore.heads import BlendedHeads
 from threatscore.region_index import signal_present
-from threatscore.registry import load_model, resolve
+from threatscore.registry import LoadedModel, load_model, resolve
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
 from training.annotation import ANNOTATIONS, load_annotations
+from training.config import TaskFinetuneConfig
 from training.corpus import load_benchmark, load_corpus
 from training.metrics import binary_report, expected_calibration_error, per_label_report
+
+if TYPE_CHECKING:
+    from training.task_benchmarks import TaskFinetune  # it imports this module's BenchmarkRow
 
 logger = logging.getLogger(__name__)
 
@@ -116,15 +120,19 @@ class EvaluationReport:
 
 
 def evaluate_model(
-    model_uri: str,
+    model: str | LoadedModel,
     processed_dir: Path,
     *,
     with_tasks: bool = True,
+    task_config: TaskFinetuneConfig | None = None,
     seed: int = 13,
     annotations: Path | None = ANNOTATIONS,
 ) -> EvaluationReport:
-    """Score the benchmark splits with ``model_uri`` and build the table."""
-    model = load_model(model_uri)
+    """Score the benchmark splits with ``model`` (a URI, or a model already loaded) and build the table. With
+    ``with_tasks``, the ConfliBERT task rows too: a MiniLM model's encoder fine-tuned per task with ``task_config``
+    (default settings when None; minutes of CPU per task), TF-IDF + LR for the baseline."""
+    if isinstance(model, str):
+        model = load_model(model)
     corpus = load_corpus(processed_dir)
     test = _sample_per_source(corpus[corpus["split"] == "test"], MAX_ROWS_PER_SOURCE, seed)
     rows: list[BenchmarkRow] = []
@@ -165,11 +173,27 @@ def evaluate_model(
     if with_tasks:
         from training.task_benchmarks import task_benchmark_rows
 
-        heads = model.pyfunc.unwrap_python_model().scorer.heads
-        encoder = heads.encoder if isinstance(heads, BlendedHeads) else heads
-        family = "minilm" if isinstance(encoder, EncoderHeads) else "tfidf"
-        rows += task_benchmark_rows(processed_dir, seed=seed, family=family)
-    return EvaluationReport(rows=rows, model_uri=model_uri, examples=pd.concat(examples), timing=timing)
+        rows += task_benchmark_rows(processed_dir, seed=seed, finetune=_task_finetune(model, task_config))
+    return EvaluationReport(rows=rows, model_uri=model.ref.uri, examples=pd.concat(examples), timing=timing)
+
+
+def _task_finetune(model: LoadedModel, config: TaskFinetuneConfig | None) -> TaskFinetune | None:
+    """How a model's task rows are made: its own fp32 encoder (its run's ``torch_checkpoint/``) fine-tuned per
+    task when it is a MiniLM model, all-MiniLM-L6-v2 itself when the run kept no checkpoint; None (TF-IDF + LR,
+    the baseline's family) otherwise."""
+    from training.minilm import CHECKPOINT_ARTIFACT, default_model_dir, download_checkpoint
+    from training.task_benchmarks import TaskFinetune
+
+    heads = model.pyfunc.unwrap_python_model().scorer.heads
+    encoder = heads.encoder if isinstance(heads, BlendedHeads) else heads
+    if not isinstance(encoder, EncoderHeads):
+        return None
+    config = config or TaskFinetuneConfig()
+    run_id = model.pyfunc.metadata.run_id
+    if run_id and any(a.path == CHECKPOINT_ARTIFACT for a in MlflowClient().list_artifacts(run_id)):
+        return TaskFinetune(download_checkpoint(run_id) / "encoder", f"version {model.ref.version}'s encoder", config)
+    logger.warning("%s: its run kept no fp32 checkpoint; the task rows fine-tune all-MiniLM-L6-v2", model.ref.uri)
+    return TaskFinetune(default_model_dir(), "all-MiniLM-L6-v2", config)
 
 
 #: Characters of each example's text kept in the examples table (enough to read the disagreement).

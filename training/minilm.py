@@ -116,6 +116,23 @@ def balanced_weights(groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return weights
 
 
+def mean_pool(hidden: Any, attention_mask: Any) -> Any:
+    """Mean of the token vectors ``hidden`` (batch × tokens × dim) over the tokens ``attention_mask`` keeps: the
+    sentence embedding all-MiniLM-L6-v2 was trained to produce."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+def freeze_below(encoder: Any, trainable_layers: int) -> None:
+    """Train only the top ``trainable_layers`` transformer layers of ``encoder`` (a transformers BERT model)."""
+    layers = encoder.encoder.layer
+    for p in encoder.parameters():
+        p.requires_grad = False
+    for layer in layers[len(layers) - trainable_layers :]:
+        for p in layer.parameters():
+            p.requires_grad = True
+
+
 def _torch_model(model_dir: Path, trainable_layers: int) -> Any:
     import torch
     from torch import nn
@@ -140,19 +157,17 @@ def _torch_model(model_dir: Path, trainable_layers: int) -> Any:
             )
 
         def forward(self, input_ids: Any, attention_mask: Any) -> tuple[Any, ...]:
+            """One logits tensor per head, in ``OUTPUTS`` order (what the ONNX graph returns)."""
+            return self.forward_with_states(input_ids, attention_mask)[:-1]
+
+        def forward_with_states(self, input_ids: Any, attention_mask: Any) -> tuple[Any, ...]:
+            """``forward``'s logits, then the token states the heads pool (batch × tokens × hidden)."""
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            pooled = self.dropout(pooled)
-            return tuple(self.heads[name](pooled) for name in OUTPUTS)
+            pooled = self.dropout(mean_pool(hidden, attention_mask))
+            return (*(self.heads[name](pooled) for name in OUTPUTS), hidden)
 
     model = MultiHeadEncoder()
-    layers = model.encoder.encoder.layer
-    for p in model.encoder.parameters():
-        p.requires_grad = False
-    for layer in layers[len(layers) - trainable_layers :]:
-        for p in layer.parameters():
-            p.requires_grad = True
+    freeze_below(model.encoder, trainable_layers)
     return model, torch
 
 
@@ -523,7 +538,7 @@ def choose_rule_blend(
         known = ~np.isnan(y)
         if known.sum() < 10 or np.nansum(y[known]) < 3:
             continue
-        fired = rule_proba(name, RuleSignal(1.0, 0.0), [texts[i] for i in np.flatnonzero(known)]) > 0
+        fired = rule_proba({name: RuleSignal(1.0, 0.0)}, [texts[i] for i in np.flatnonzero(known)])[name] > 0
         if fired.sum() < 5:
             continue
         gold = y[known].astype(int)

@@ -99,9 +99,11 @@ def _shapes(heads: EncoderHeads, texts: list[str]) -> list[tuple[int, int]]:
     shapes: list[tuple[int, int]] = []
     run = heads._run_batch
 
-    def recording(ids: np.ndarray, mask: np.ndarray, session: Any = None) -> list[np.ndarray]:
+    def recording(
+        ids: np.ndarray, mask: np.ndarray, session: Any = None, states: bool = False
+    ) -> tuple[list[np.ndarray], np.ndarray | None]:
         shapes.append(ids.shape)
-        return run(ids, mask, session)
+        return run(ids, mask, session, states)
 
     heads._ensure_loaded()
     heads._run_batch = recording  # type: ignore[method-assign]
@@ -327,3 +329,105 @@ def test_a_process_forked_after_loading_scores_with_its_own_threads(tiny_onnx):
         pytest.fail("the forked process hung scoring")
     assert os.read(read, 16) == b"ok"
     os.close(read)
+
+
+# ------------------------------------------------------------------------------ evidence read inside its chunk
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["fp32", "int8"])
+def test_token_states_pooled_like_the_graph_give_its_signal_logits(tiny_onnx, which):
+    graph, tokenizer_json = tiny_onnx[which], tiny_onnx[2]
+    heads = EncoderHeads(graph, tokenizer_json, max_length=64, max_words=40)
+    heads._ensure_loaded()
+    assert heads._sentence_head is not None  # the exported layout was recognised
+    weight, bias = heads._sentence_head
+    ids = np.array([heads._tokenizer.encode(TEXTS[1]).ids])
+    outputs, states = heads._run_batch(ids, np.ones_like(ids), states=True)
+    assert states is not None and states.shape[:2] == ids.shape
+    # The head on the mean of all the text's token vectors is the graph's own signal output.
+    np.testing.assert_allclose(states[0].mean(axis=0) @ weight + bias, outputs[1][0], atol=1e-4)
+
+
+def test_sentences_are_located_among_the_tokens_in_order():
+    from threatscore.encoder_heads import locate_sentences
+
+    text = "Title. Gunmen attacked. Gunmen attacked. Then calm."
+    # offsets of words, as a tokenizer gives them ((0, 0) for special tokens)
+    offsets = [(0, 0), (0, 5), (5, 6), (7, 13), (14, 22), (22, 23), (24, 30), (31, 39), (39, 40), (41, 45), (0, 0)]
+    found = locate_sentences(text, ["Gunmen attacked.", "Gunmen attacked.", "Absent.", "Then calm."], offsets)
+    assert [f.tolist() for f in found] == [[3, 4, 5], [6, 7, 8], [], []]  # "Then calm." lies past the last token
+
+
+def test_predict_in_context_gives_predict_and_a_row_per_sentence(tiny_onnx):
+    heads = EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=64, max_words=40)
+    texts = ["gunmen attacked the patrol. the group claimed the attack.", "killing"]
+    outputs, rows = heads.predict_in_context(texts, [["gunmen attacked the patrol.", "not there."], ["killing"]])
+    np.testing.assert_allclose(outputs.signals, heads.predict(texts).signals)
+    assert rows[0].shape == (2, len(outputs.signals[0])) and rows[1].shape == (1, len(outputs.signals[0]))
+    assert np.isfinite(rows[0][0]).all() and np.isnan(rows[0][1]).all() and np.isfinite(rows[1]).all()
+    # A one-sentence text read in context: its sentence's tokens are all but [CLS] and [SEP].
+    probs = heads.signal_probs(rows[1], ["killing"])
+    assert ((probs > 0) & (probs < 1)).all()
+
+
+def _rows_run(heads: EncoderHeads) -> list[int]:
+    """Records the rows of every encoder batch (every model input) from now on."""
+    rows: list[int] = []
+    run = heads._run_batch
+
+    def recording(ids: np.ndarray, mask: np.ndarray, session: Any = None, states: bool = False) -> Any:
+        rows.append(len(ids))
+        return run(ids, mask, session, states)
+
+    heads._ensure_loaded()
+    heads._run_batch = recording  # type: ignore[method-assign]
+    return rows
+
+
+WANTED = ("militant_attack", "claimed_responsibility")
+LONG_TEXT = (
+    "The council met on Monday about the school budget. Gunmen attacked the patrol near the border. "
+    "The group claimed the attack in a statement. Militants stormed the prison and freed inmates. "
+    "The weather was calm for the rest of the week. Shops reopened and the market was busy again."
+)
+
+
+def _evidence_run(heads: EncoderHeads, shortlist: int | None) -> tuple[Any, int, int]:
+    """(assessment of LONG_TEXT with WANTED present, its chunks, model inputs it took in all)."""
+    from threatscore.scorer import ScorerConfig
+    from threatscore.taxonomy import SIGNALS
+
+    rows = _rows_run(heads)
+    config = ScorerConfig(
+        signal_thresholds={n: 0.0 if n in WANTED else 1.0 for n in SIGNALS}, evidence_shortlist=shortlist
+    )
+    scorer = Scorer(heads, config)
+    article = Article(id="a", text=LONG_TEXT)
+    assessment = scorer.score([article])[0]
+    return assessment, len(scorer.chunks(article)), sum(rows)
+
+
+def test_the_chunk_reading_shortlists_the_sentences_scored_alone(tiny_onnx):
+    everything, chunks, inputs_all = _evidence_run(
+        EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=64, max_words=30), None
+    )
+    short, _, inputs_short = _evidence_run(EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=64, max_words=30), 1)
+    assert chunks > 1
+    # One sentence per signal at most is read alone (and the chunks once); without a shortlist, every sentence of
+    # each signal's best chunk (three or more: chunks of ~30 words).
+    assert chunks < inputs_short <= chunks + len(WANTED) < chunks + 3 <= inputs_all
+    for name in WANTED:
+        assert len(short.signals[name].evidence) == 1 and short.signals[name].evidence[0] in LONG_TEXT, name
+        assert everything.signals[name].evidence, name
+
+
+def test_a_graph_without_token_states_scores_every_candidate_alone(tiny_onnx, monkeypatch):
+    import threatscore.encoder_heads
+
+    _, _, inputs_all = _evidence_run(EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=64, max_words=30), None)
+    monkeypatch.setattr(threatscore.encoder_heads, "expose_token_states", lambda graph: (graph, None))
+    heads = EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=64, max_words=30)
+    assessment, _, inputs = _evidence_run(heads, 1)
+    assert heads._sentence_head is None
+    assert inputs == inputs_all  # no shortlist without the chunk's reading
+    assert all(assessment.signals[name].evidence for name in WANTED)

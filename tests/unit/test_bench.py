@@ -218,3 +218,25 @@ def test_fidelity_comparison_counts_decisions_evidence_and_severity():
     assert out["signal_decisions_agree"] == 1 and out["signal_decisions"] == 2
     assert out["same_evidence"] == 1 and out["signals_with_evidence"] == 1
     assert out["severity_agrees"] == 1 and out["max_abs_diff"] == pytest.approx(0.2)
+
+
+def test_fidelity_benchmark_rows_compare_the_same_rows_of_both_engines():
+    from benchmarks.fidelity import render_row_deltas, row_deltas
+    from training.evaluate import BenchmarkRow, EvaluationReport
+
+    int8 = EvaluationReport(
+        rows=[
+            BenchmarkRow("relevance (BBC)", "bbc", "F1", 0.945, 100),
+            BenchmarkRow("severity", "acled", "F1", 0.66, 50),
+        ],
+        model_uri="models:/m/1",
+    )
+    fp32 = EvaluationReport(
+        rows=[BenchmarkRow("severity", "acled", "F1", 0.68, 50), BenchmarkRow("only here", "x", "F1", 0.1, 5)],
+        model_uri="models:/m/1 (fp32)",
+    )
+    deltas = row_deltas(int8, fp32)
+    assert [d["row"] for d in deltas] == ["severity"]  # rows both reports have, nothing else
+    assert deltas[0]["delta"] == pytest.approx(-0.02)
+    text = render_row_deltas("models:/m/1", deltas)
+    assert "| severity | F1 | 50 | 0.6600 | 0.6800 | -0.0200 |" in text and "Largest change: 0.0200" in text
