@@ -106,21 +106,23 @@ def render_row_deltas(model: str, deltas: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def benchmark_rows(pinned_uri: str, served: Any, fp32: Any, processed: Path) -> tuple[list[dict[str, Any]], str]:
-    """``threatscore evaluate``'s product rows with the served scorer and with its fp32 twin, side by side."""
+def benchmark_rows(model: Any, fp32: Any, processed: Path) -> tuple[list[dict[str, Any]], str]:
+    """``threatscore evaluate``'s product rows with the loaded ``model`` as served and again with its scorer swapped
+    for ``fp32`` (the same thresholds, rules, TF-IDF heads and blend over the fp32 encoder), side by side."""
     import dataclasses
 
-    from threatscore.registry import load_model
     from training.evaluate import evaluate_model
 
-    int8_model = load_model(pinned_uri)
-    twin = load_model(pinned_uri)
-    # The twin is the same pyfunc with its scorer swapped: same thresholds, rules, TF-IDF heads and blend.
-    twin.pyfunc.unwrap_python_model().scorer = fp32
-    twin.ref = dataclasses.replace(twin.ref, uri=f"{pinned_uri} (fp32 torch encoder)")
-    reports = [evaluate_model(m, processed, with_tasks=False) for m in (int8_model, twin)]
-    deltas = row_deltas(*reports)
-    return deltas, render_row_deltas(pinned_uri, deltas)
+    python_model = model.pyfunc.unwrap_python_model()
+    served, ref = python_model.scorer, model.ref
+    int8 = evaluate_model(model, processed, with_tasks=False)
+    python_model.scorer, model.ref = fp32, dataclasses.replace(ref, uri=f"{ref.uri} (fp32 torch encoder)")
+    try:
+        twin = evaluate_model(model, processed, with_tasks=False)
+    finally:
+        python_model.scorer, model.ref = served, ref
+    deltas = row_deltas(int8, twin)
+    return deltas, render_row_deltas(ref.uri, deltas)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,15 +156,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if setup["checkpoint"]["source"] != CHECKPOINT_SOURCE_RUN:
             print(f"{args.model}: its run has no torch_checkpoint/; give --checkpoint-run", file=sys.stderr)  # noqa: T201
             return 2
-        served = load_model(setup["model"]["pinned_uri"]).pyfunc.unwrap_python_model().scorer
+        loaded = load_model(setup["model"]["pinned_uri"])
+        served = loaded.pyfunc.unwrap_python_model().scorer
         checkpoint = Checkpoint(CHECKPOINT_SOURCE_RUN, Path(str(setup["checkpoint"]["path"])), args.checkpoint_run)
         case = build_torch_fp32(checkpoint, served)
         assert case.info is not None
         fp32 = case.info["scorer"]
         reference = [a.model_dump(mode="json") for a in fp32.score(articles)]
-        rows = (
-            benchmark_rows(setup["model"]["pinned_uri"], served, fp32, args.processed) if args.benchmark_rows else None
-        )
+        rows = benchmark_rows(loaded, fp32, args.processed) if args.benchmark_rows else None
     batch = [a.model_dump(mode="json") for a in served.score(articles)]
     alone = [served.score([a])[0].model_dump(mode="json") for a in articles]
     thresholds = dict(served.config.signal_thresholds)

@@ -226,7 +226,7 @@ def registered_versions(name: str) -> list[RegisteredVersion]:
     """Every version of model ``name``, newest first, with its run's kind, training time and checkpoint."""
     from mlflow.tracking import MlflowClient
 
-    from training.minilm import CHECKPOINT_ARTIFACT
+    from training.minilm import has_checkpoint
 
     client = MlflowClient()
     out = []
@@ -245,7 +245,7 @@ def registered_versions(name: str) -> list[RegisteredVersion]:
                 run_id=run_id,
                 kind=run.data.params.get("kind"),
                 train_seconds=run.data.metrics.get("train_seconds"),
-                has_checkpoint=any(a.path == CHECKPOINT_ARTIFACT for a in client.list_artifacts(run_id)),
+                has_checkpoint=has_checkpoint(run_id),
                 init_from_run=origin,
                 init_train_seconds=origin_seconds.get(origin) if origin else None,
             )
@@ -259,11 +259,9 @@ def resolve_setup(model_uri: str, checkpoint_run: str | None, work_dir: Path) ->
     The checkpoint is ``checkpoint_run``'s when given, else the served version's run's; without either, the
     base weights (see ``benchmarks.cases``): another version's weights would be another model.
     """
-    import mlflow
-
     from benchmarks.cases import CHECKPOINT_SOURCE_BASE, CHECKPOINT_SOURCE_RUN
     from threatscore.registry import resolve
-    from training.minilm import CHECKPOINT_ARTIFACT, default_model_dir
+    from training.minilm import CHECKPOINT_ARTIFACT, default_model_dir, download_checkpoint
 
     ref = resolve(model_uri)
     versions = registered_versions(ref.name) if ref.name else []
@@ -273,9 +271,7 @@ def resolve_setup(model_uri: str, checkpoint_run: str | None, work_dir: Path) ->
         run_id = served.run_id
     checkpoint: dict[str, str | None]
     if run_id is not None:
-        path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=CHECKPOINT_ARTIFACT, dst_path=str(work_dir)
-        )
+        path = str(download_checkpoint(run_id, work_dir))
         same = served is not None and served.run_id == run_id
         checkpoint = {
             "source": CHECKPOINT_SOURCE_RUN,

@@ -94,7 +94,9 @@ def rule_proba(
     """Per signal of ``rules``: ``p_hit`` for each text in which one of the signal's rules fires on a sentence, else
     ``p_miss`` (``whole_texts=False``: each text is one sentence). Each text is split into sentences once, whatever
     the number of signals: on a long article that split was most of the rules' time."""
-    split = [sentences(t) for t in texts] if whole_texts and rules else [[t] for t in texts]
+    if not rules:
+        return {}
+    split = [sentences(t) for t in texts] if whole_texts else [[t] for t in texts]
     return {
         name: np.array([rule.p_hit if any(rule_fires(name, s) for s in sents) else rule.p_miss for sents in split])
         for name, rule in rules.items()

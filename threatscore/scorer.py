@@ -69,6 +69,8 @@ class _Prepared:
     article: Article
     document: Document
     sentences: list[Span]
+    #: Each sentence as a model reads it (normalised; parallel to ``sentences``).
+    sentence_inputs: list[str]
     chunks: list[str]
     #: Where each chunk lies in ``document.text`` (parallel to ``chunks``).
     chunk_spans: list[Span]
@@ -145,7 +147,7 @@ class Scorer:
         if self.config.evidence_shortlist is not None and isinstance(encoder, EncoderHeads):
             members = [_chunk_sentences(p) for p in prepared]
             texts = [
-                [normalize(p.sentences[i].of(p.document.text)) for i in chunk]
+                [p.sentence_inputs[i] for i in chunk]
                 for p, per_chunk in zip(prepared, members, strict=True)
                 for chunk in per_chunk
             ]
@@ -182,7 +184,7 @@ class Scorer:
             pieces = chunk_spans(document.text, max_words, self.config.chunk_overlap_sentences)
         pieces = [s for s in pieces if s.of(document.text).strip()] or whole
         chunks = [model_input(s.of(document.text), article.title) for s in pieces]
-        return _Prepared(article, document, spans, chunks, pieces)
+        return _Prepared(article, document, spans, [normalize(s.of(document.text)) for s in spans], chunks, pieces)
 
     def _read(
         self, p: _Prepared, out: HeadOutputs, chunk_signals: FloatArray, sentence_logits: np.ndarray | None
@@ -263,11 +265,13 @@ class Scorer:
                 wanted.append((k, quotes, learned))
         if not wanted:
             return evidence
-        wanted = self._shortlist(wanted, readings)
+        wanted = self._shortlist(wanted, prepared, readings)
         # Score each candidate sentence once, however many signals point at it; keep document order.
         used_per_article = [sorted({i for idx in learned.values() for i in idx}) for _, _, learned in wanted]
         texts = [
-            normalize(quotes[i]) for (_, quotes, _), used in zip(wanted, used_per_article, strict=True) for i in used
+            prepared[k].sentence_inputs[i]
+            for (k, _, _), used in zip(wanted, used_per_article, strict=True)
+            for i in used
         ]
         sentence_probs = self.heads.predict_signals(texts)
         offset = 0
@@ -286,7 +290,10 @@ class Scorer:
         return evidence
 
     def _shortlist(
-        self, wanted: list[tuple[int, list[str], dict[str, list[int]]]], readings: Sequence[_Reading]
+        self,
+        wanted: list[tuple[int, list[str], dict[str, list[int]]]],
+        prepared: Sequence[_Prepared],
+        readings: Sequence[_Reading],
     ) -> list[tuple[int, list[str], dict[str, list[int]]]]:
         """Each signal's candidates cut to the ``evidence_shortlist`` best as read inside their chunk: the
         encoder's in-context logits through the same rule and TF-IDF blend as a sentence alone. Candidates no
@@ -310,7 +317,7 @@ class Scorer:
             read.append([] if logits is None else [i for i in used if not np.isnan(logits[i]).any()])
             if logits is not None:
                 chunk_logits.append(logits[read[-1]])
-        texts = [normalize(quotes[i]) for (_, quotes, _), rows in zip(wanted, read, strict=True) for i in rows]
+        texts = [prepared[k].sentence_inputs[i] for (k, _, _), rows in zip(wanted, read, strict=True) for i in rows]
         if not texts:
             return wanted
         raw = np.concatenate(chunk_logits)

@@ -181,7 +181,7 @@ def _task_finetune(model: LoadedModel, config: TaskFinetuneConfig | None) -> Tas
     """How a model's task rows are made: its own fp32 encoder (its run's ``torch_checkpoint/``) fine-tuned per
     task when it is a MiniLM model, all-MiniLM-L6-v2 itself when the run kept no checkpoint; None (TF-IDF + LR,
     the baseline's family) otherwise."""
-    from training.minilm import CHECKPOINT_ARTIFACT, default_model_dir, download_checkpoint
+    from training.minilm import default_model_dir, download_checkpoint, has_checkpoint
     from training.task_benchmarks import TaskFinetune
 
     heads = model.pyfunc.unwrap_python_model().scorer.heads
@@ -190,7 +190,7 @@ def _task_finetune(model: LoadedModel, config: TaskFinetuneConfig | None) -> Tas
         return None
     config = config or TaskFinetuneConfig()
     run_id = model.pyfunc.metadata.run_id
-    if run_id and any(a.path == CHECKPOINT_ARTIFACT for a in MlflowClient().list_artifacts(run_id)):
+    if run_id and has_checkpoint(run_id):
         return TaskFinetune(download_checkpoint(run_id) / "encoder", f"version {model.ref.version}'s encoder", config)
     logger.warning("%s: its run kept no fp32 checkpoint; the task rows fine-tune all-MiniLM-L6-v2", model.ref.uri)
     return TaskFinetune(default_model_dir(), "all-MiniLM-L6-v2", config)

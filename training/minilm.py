@@ -184,9 +184,21 @@ def save_checkpoint(model: Any, tokenizer: Any, out_dir: Path) -> None:
     torch.save(model.heads.state_dict(), out_dir / "heads.pt")
 
 
-def download_checkpoint(run_id: str) -> Path:
-    """The local folder of run ``run_id``'s ``torch_checkpoint/`` artifact (downloaded from the tracking server)."""
-    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=CHECKPOINT_ARTIFACT))
+def has_checkpoint(run_id: str) -> bool:
+    """Whether run ``run_id`` kept its fine-tuned fp32 weights (a ``torch_checkpoint/`` artifact)."""
+    from mlflow.tracking import MlflowClient
+
+    return any(a.path == CHECKPOINT_ARTIFACT for a in MlflowClient().list_artifacts(run_id))
+
+
+def download_checkpoint(run_id: str, dst_path: Path | None = None) -> Path:
+    """The local folder of run ``run_id``'s ``torch_checkpoint/`` artifact (downloaded from the tracking server, into
+    ``dst_path`` when given)."""
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=CHECKPOINT_ARTIFACT, dst_path=None if dst_path is None else str(dst_path)
+        )
+    )
 
 
 def load_checkpoint(path: Path, trainable_layers: int = 0) -> tuple[Any, Any]:

@@ -98,7 +98,9 @@ class _Batcher:
         self.labels = split.labels.astype(np.float32)
         self.tokenizer = tokenizer
         self.config = config
-        self.chunks_of = [np.flatnonzero(self.owner == i) for i in range(len(split.texts))]
+        # ``owner`` is sorted (each document's chunks are consecutive): split the chunk indices at its boundaries.
+        counts = np.bincount(self.owner, minlength=len(split.texts))
+        self.chunks_of = np.split(np.arange(len(self.owner)), np.cumsum(counts)[:-1])
         self.size = np.array([sum(len(self.pieces[j]) for j in c) for c in self.chunks_of])
 
     def batches(self, order: np.ndarray) -> Any:
