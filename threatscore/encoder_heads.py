@@ -249,11 +249,16 @@ class EncoderHeads:
         #: The signal head's weights and bias, read off the graph at load time (``expose_token_states``); None when
         #: the graph does not expose its token states (each sentence is then scored alone).
         self._sentence_head: tuple[np.ndarray, np.ndarray] | None = None
+        #: The graph as sessions are built from it (``unfuse_skip_layer_norm``, ``expose_token_states``), its
+        #: disabled optimizers and signal head; kept for a process forked after loading.
+        self._graph: tuple[bytes, list[str], tuple[np.ndarray, np.ndarray] | None] | None = None
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_session=None, _solo=None, _pool=None, _tokenizer=None, _lock=None, _pid=0, _sentence_head=None)
+        state.update(
+            _session=None, _solo=None, _pool=None, _tokenizer=None, _lock=None, _pid=0, _sentence_head=None, _graph=None
+        )
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -266,6 +271,7 @@ class EncoderHeads:
         state.setdefault("_one_per_batch", False)
         state.setdefault("_pid", 0)
         state.setdefault("_sentence_head", None)
+        state.setdefault("_graph", None)
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
@@ -281,8 +287,14 @@ class EncoderHeads:
 
             tokenizer = self._load_tokenizer()
             threads = self.threads or int(os.environ.get("THREATSCORE_THREADS", "0")) or available_cpus()
-            graph, disabled = unfuse_skip_layer_norm(self.onnx_model)
-            graph, self._sentence_head = expose_token_states(graph)
+            if self._graph is None:
+                # Rewritten once per object: a process forked after loading reuses it and only builds sessions
+                # (parsing the graph again in a child forked from a process with onnxruntime threads hung
+                # in 2 of 10 runs of the fork test).
+                unfused, disabled = unfuse_skip_layer_norm(self.onnx_model)
+                exposed, head = expose_token_states(unfused)
+                self._graph = (exposed, disabled, head)
+            graph, disabled, self._sentence_head = self._graph
 
             def session(intra_op_threads: int) -> Any:
                 options = ort.SessionOptions()

@@ -388,7 +388,8 @@ WANTED = ("militant_attack", "claimed_responsibility")
 LONG_TEXT = (
     "The council met on Monday about the school budget. Gunmen attacked the patrol near the border. "
     "The group claimed the attack in a statement. Militants stormed the prison and freed inmates. "
-    "The weather was calm for the rest of the week. Shops reopened and the market was busy again."
+    "The weather was calm for the rest of the week. Shops reopened and the market was busy again. "
+    "Schools will open again on Monday next week."
 )
 
 
@@ -409,12 +410,14 @@ def _evidence_run(heads: EncoderHeads, shortlist: int | None) -> tuple[Any, int,
 
 def test_the_chunk_reading_shortlists_the_sentences_scored_alone(tiny_onnx):
     everything, chunks, inputs_all = _evidence_run(
-        EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=64, max_words=30), None
+        EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=256, max_words=30), None
     )
-    short, _, inputs_short = _evidence_run(EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=64, max_words=30), 1)
-    assert chunks > 1
+    short, _, inputs_short = _evidence_run(EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=256, max_words=30), 1)
+    assert chunks == 3
     # One sentence per signal at most is read alone (and the chunks once); without a shortlist, every sentence of
-    # each signal's best chunk (three or more: chunks of ~30 words).
+    # each signal's best chunk: three (the seven sentences make three chunks of three under 30 words, one shared
+    # between neighbours). max_length 256: no chunk is truncated, so every sentence is read in its chunk (a sentence
+    # cut off by truncation would be kept and read alone).
     assert chunks < inputs_short <= chunks + len(WANTED) < chunks + 3 <= inputs_all
     for name in WANTED:
         assert len(short.signals[name].evidence) == 1 and short.signals[name].evidence[0] in LONG_TEXT, name
@@ -424,9 +427,9 @@ def test_the_chunk_reading_shortlists_the_sentences_scored_alone(tiny_onnx):
 def test_a_graph_without_token_states_scores_every_candidate_alone(tiny_onnx, monkeypatch):
     import threatscore.encoder_heads
 
-    _, _, inputs_all = _evidence_run(EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=64, max_words=30), None)
+    _, _, inputs_all = _evidence_run(EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=256, max_words=30), None)
     monkeypatch.setattr(threatscore.encoder_heads, "expose_token_states", lambda graph: (graph, None))
-    heads = EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=64, max_words=30)
+    heads = EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=256, max_words=30)
     assessment, _, inputs = _evidence_run(heads, 1)
     assert heads._sentence_head is None
     assert inputs == inputs_all  # no shortlist without the chunk's reading
