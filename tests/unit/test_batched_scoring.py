@@ -4,8 +4,6 @@ and length-sorted batches that are padded to their own longest text only."""
 from __future__ import annotations
 
 import os
-import signal
-import time
 from typing import Any
 
 import numpy as np
@@ -301,34 +299,49 @@ def test_relevance_pooling_mean_reads_the_article_as_a_whole(tiny_fit):
     assert per_chunk.mean() < per_chunk.max()
 
 
+_FORK_SCRIPT = """
+import os, sys, time, numpy as np
+from threatscore.encoder_heads import EncoderHeads
+texts = sys.argv[3].split("|")
+heads = EncoderHeads(open(sys.argv[1], "rb").read(), open(sys.argv[2]).read(), max_length=64, max_words=40, threads=2)
+expected = heads.logits(texts)["signals"]  # loaded here, pool threads started
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:  # the child: score, report, exit without running the parent's teardown
+    try:
+        os.write(write, b"ok" if np.array_equal(heads.logits(texts)["signals"], expected) else b"differ")
+    finally:
+        os._exit(0)
+os.close(write)
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    if os.waitpid(pid, os.WNOHANG)[0]:
+        break
+    time.sleep(0.1)
+else:
+    os.kill(pid, 9)
+    print("hung")
+    sys.exit(1)
+print(os.read(read, 16).decode())
+"""
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_process_forked_after_loading_scores_with_its_own_threads(tiny_onnx):
+def test_a_process_forked_after_loading_scores_with_its_own_threads(tiny_onnx, tmp_path):
     """A pre-forking server or Spark's worker daemon may fork after the model is loaded: the child inherits the
-    session and the thread pool but not their threads, and must not hang on them."""
+    session and the thread pool but not their threads, and must not hang on them. Run in a fresh interpreter: a
+    test worker forked with the sessions and threads of every earlier test in it hung now and then."""
+    import subprocess
+    import sys
+
     _, int8, tokenizer_json = tiny_onnx
-    heads = EncoderHeads(int8, tokenizer_json, max_length=64, max_words=40, threads=2)
-    expected = heads.logits(TEXTS * 2)["signals"]  # loaded here, pool threads started
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: score, report, exit without running the parent's teardown
-        try:
-            got = heads.logits(TEXTS * 2)["signals"]
-            os.write(write, b"ok" if np.array_equal(got, expected) else b"differ")
-        finally:
-            os._exit(0)
-    os.close(write)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        pytest.fail("the forked process hung scoring")
-    assert os.read(read, 16) == b"ok"
-    os.close(read)
+    (tmp_path / "model.onnx").write_bytes(int8)
+    (tmp_path / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
+    args = [str(tmp_path / "model.onnx"), str(tmp_path / "tokenizer.json"), "|".join(TEXTS * 2)]
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_SCRIPT, *args], capture_output=True, text=True, timeout=180, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == "ok", done.stdout + done.stderr
 
 
 # ------------------------------------------------------------------------------ evidence read inside its chunk
