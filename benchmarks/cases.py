@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from threatscore.encoder_heads import OUTPUTS, EncoderHeads
+from threatscore.encoder_heads import OUTPUTS, EncoderHeads, EncoderRuntime
 from threatscore.heads import BlendedHeads
 from threatscore.schemas import ModelInfo
 from threatscore.scorer import Scorer, ScorerConfig
@@ -97,7 +97,7 @@ class TorchHeads(EncoderHeads):
         )
         self.model = model
 
-    def _ensure_loaded(self) -> None:
+    def _ensure_loaded(self) -> EncoderRuntime:
         if self._tokenizer is None:
             self._tokenizer = self._load_tokenizer()
             # Sentences are read in their chunk as the ONNX graph reads them: the same head on the token states.
@@ -106,6 +106,7 @@ class TorchHeads(EncoderHeads):
                 signal.weight.detach().numpy().T.astype(np.float32),
                 signal.bias.detach().numpy().astype(np.float32),
             )
+        return EncoderRuntime(session=None, solo=None, pool=None)  # torch runs the batches in turn
 
     def _run_batch(
         self, ids: np.ndarray, mask: np.ndarray, session: Any = None, states: bool = False

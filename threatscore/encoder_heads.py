@@ -14,10 +14,11 @@ import logging
 import math
 import os
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -208,6 +209,45 @@ def _sentence_logits(
     return out
 
 
+class EncoderRuntime(NamedTuple):
+    """What a loaded encoder runs with, swapped as one attribute so that a thread never sees half of it."""
+
+    #: All the cores' intra-op threads: one batch alone.
+    session: Any
+    #: One thread: a batch run on ``pool`` beside the others (None with one core).
+    solo: Any
+    pool: ThreadPoolExecutor | None
+
+
+#: Encoders that hold sessions, released before this process forks (``_release_before_fork``).
+_LOADED: weakref.WeakSet[EncoderHeads] = weakref.WeakSet()
+_fork_hooks_registered = False
+
+
+def _release_before_fork() -> None:
+    """Drop every loaded encoder's sessions and pool just before ``os.fork`` (a pre-forking server, a
+    multiprocessing pool): a session carried into the child hangs it when the child destroys it, in
+    ``pthread_cond_destroy`` on a condition variable the parent's pool threads were waiting on (a gdb backtrace
+    of a hung fork-test child; onnxruntime's own advice is to create sessions after fork, PR 31961). Both
+    processes build new sessions at their next call, from the rewritten graph kept on the object."""
+    for heads in list(_LOADED):
+        heads._release()
+
+
+def _reset_locks_in_child() -> None:
+    # A lock another of the parent's threads held at the fork would stay held for ever in the child.
+    for heads in list(_LOADED):
+        heads._lock = threading.Lock()
+
+
+def _register_fork_hooks() -> None:
+    """Once per process, at the first load (nothing happens on import)."""
+    global _fork_hooks_registered
+    if not _fork_hooks_registered and hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=_release_before_fork, after_in_child=_reset_locks_in_child)
+        _fork_hooks_registered = True
+
+
 class EncoderHeads:
     """``TextHeads`` over an ONNX encoder with five heads (relevance, signals, event types, severity, resurgence).
 
@@ -240,25 +280,20 @@ class EncoderHeads:
         #: Signals whose keyword rule is blended in: a text where the rule fires scores at least the rule's dev
         #: precision (``RuleSignal.p_hit``). Chosen per signal on dev at calibration (``training.minilm``).
         self.rule_signals: dict[str, RuleSignal] = {}
-        self._session: Any = None
-        self._solo: Any = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._runtime: EncoderRuntime | None = None
         self._one_per_batch = False
-        self._pid = 0
         self._tokenizer: Any = None
         #: The signal head's weights and bias, read off the graph at load time (``expose_token_states``); None when
         #: the graph does not expose its token states (each sentence is then scored alone).
         self._sentence_head: tuple[np.ndarray, np.ndarray] | None = None
         #: The graph as sessions are built from it (``unfuse_skip_layer_norm``, ``expose_token_states``), its
-        #: disabled optimizers and signal head; kept for a process forked after loading.
+        #: disabled optimizers and signal head; kept so that sessions released before a fork are rebuilt cheaply.
         self._graph: tuple[bytes, list[str], tuple[np.ndarray, np.ndarray] | None] | None = None
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(
-            _session=None, _solo=None, _pool=None, _tokenizer=None, _lock=None, _pid=0, _sentence_head=None, _graph=None
-        )
+        state.update(_runtime=None, _tokenizer=None, _lock=None, _sentence_head=None, _graph=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -266,31 +301,44 @@ class EncoderHeads:
         state.setdefault("max_batch_tokens", DEFAULT_BATCH_TOKENS)
         state.setdefault("parallel_batches", True)
         state.setdefault("rule_signals", {})  # models pickled before the rule blend (v8 and earlier)
-        state.setdefault("_solo", None)
-        state.setdefault("_pool", None)
+        for old in ("_session", "_solo", "_pool", "_pid"):  # pickled before the runtime was one attribute
+            state.pop(old, None)
+        state.setdefault("_runtime", None)
         state.setdefault("_one_per_batch", False)
-        state.setdefault("_pid", 0)
         state.setdefault("_sentence_head", None)
         state.setdefault("_graph", None)
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
-    def _ensure_loaded(self) -> None:
-        # A process forked after loading (a pre-forking server, Spark's worker daemon) inherits the session and the
-        # pool but not their threads: it builds its own.
-        if self._session is not None and self._pid == os.getpid():
-            return
+    @property
+    def _session(self) -> Any:
+        """The all-cores session, None before loading."""
+        return None if self._runtime is None else self._runtime.session
+
+    @property
+    def _pool(self) -> ThreadPoolExecutor | None:
+        return None if self._runtime is None else self._runtime.pool
+
+    def _release(self) -> None:
+        """Let go of the sessions and the pool (before a fork); the next call loads them again."""
         with self._lock:
-            if self._session is not None and self._pid == os.getpid():
-                return
+            runtime, self._runtime = self._runtime, None
+        if runtime is not None and runtime.pool is not None:
+            runtime.pool.shutdown(wait=False)
+
+    def _ensure_loaded(self) -> EncoderRuntime:
+        runtime = self._runtime
+        if runtime is not None:
+            return runtime
+        with self._lock:
+            if self._runtime is not None:
+                return self._runtime
             import onnxruntime as ort
 
             tokenizer = self._load_tokenizer()
             threads = self.threads or int(os.environ.get("THREATSCORE_THREADS", "0")) or available_cpus()
             if self._graph is None:
-                # Rewritten once per object: a process forked after loading reuses it and only builds sessions
-                # (parsing the graph again in a child forked from a process with onnxruntime threads hung
-                # in 2 of 10 runs of the fork test).
+                # Rewritten once per object: sessions released before a fork are rebuilt from it.
                 unfused, disabled = unfuse_skip_layer_norm(self.onnx_model)
                 exposed, head = expose_token_states(unfused)
                 self._graph = (exposed, disabled, head)
@@ -305,13 +353,12 @@ class EncoderHeads:
                     graph, options, providers=["CPUExecutionProvider"], disabled_optimizers=disabled
                 )
 
-            self._solo, self._pool = None, None
+            solo, pool = None, None
             if threads > 1:
                 # Several batches: one single-threaded run per core (onnxruntime releases the GIL in ``run``).
                 # A 512-token batch's GEMMs are too small to split well across cores; whole batches are not.
-                self._solo = session(1)
-                self._pool = ThreadPoolExecutor(threads, thread_name_prefix="threatscore-encoder")
-            self._session = session(threads)
+                solo = session(1)
+                pool = ThreadPoolExecutor(threads, thread_name_prefix="threatscore-encoder")
             # Dynamic int8 scales each activation tensor by its batch's range, padding and batch mates included:
             # the same article scored in another request, another batch size or on Spark would get other
             # numbers (up to 0.17 apart). Each text is its own batch, so its scores are its own; the batches
@@ -319,7 +366,10 @@ class EncoderHeads:
             # `make bench` on a busy host (benchmarks/results/served-path-changes.md, H).
             self._one_per_batch = dynamically_quantized(self.onnx_model)
             self._tokenizer = tokenizer
-            self._pid = os.getpid()
+            self._runtime = EncoderRuntime(session(threads), solo, pool)
+            _LOADED.add(self)
+            _register_fork_hooks()
+            return self._runtime
 
     def _load_tokenizer(self) -> Any:
         from tokenizers import Tokenizer
@@ -342,7 +392,7 @@ class EncoderHeads:
         """Raw logits per output and, with ``sentences`` (per text, the normalised sentences it contains, in order)
         and a graph that exposes its token states, each sentence's raw signal logits read off the same forward
         pass: the mean of its tokens' final vectors through the signal head (a NaN row where it was not found)."""
-        self._ensure_loaded()
+        runtime = self._ensure_loaded()
         n = len(texts)
         encodings = self._tokenizer.encode_batch(list(texts))
         sequences = [e.ids for e in encodings]
@@ -353,7 +403,7 @@ class EncoderHeads:
 
         def run(batch: tuple[np.ndarray, np.ndarray, np.ndarray], session: Any = None) -> tuple[list[Any], list[Any]]:
             idx, ids, mask = batch
-            outputs, states = self._run_batch(ids, mask, session, states=head is not None)
+            outputs, states = self._run_batch(ids, mask, session or runtime.session, states=head is not None)
             if states is None or head is None or sentences is None:
                 return outputs, []
             per_text = [
@@ -362,8 +412,8 @@ class EncoderHeads:
             ]
             return outputs, per_text
 
-        if self._pool is not None and self.parallel_batches and len(padded) > 1:
-            results = list(self._pool.map(lambda batch: run(batch, self._solo), padded))
+        if runtime.pool is not None and self.parallel_batches and len(padded) > 1:
+            results = list(runtime.pool.map(lambda batch: run(batch, runtime.solo), padded))
         else:
             results = [run(batch) for batch in padded]
         parts: dict[str, list[np.ndarray]] = {k: [] for k in OUTPUTS}
@@ -412,7 +462,7 @@ class EncoderHeads:
     ) -> tuple[list[np.ndarray], np.ndarray | None]:
         """The encoder on one padded batch: one logits array per name in ``OUTPUTS``, and with ``states`` the token
         states (batch × tokens × hidden)."""
-        session = session or self._session
+        session = session or self._ensure_loaded().session
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         wanted = {i.name for i in session.get_inputs()}
         names = [*OUTPUTS, TOKEN_STATES] if states else list(OUTPUTS)

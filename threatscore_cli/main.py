@@ -12,7 +12,7 @@ import typer
 
 from threatscore.settings import apply_offline_env, get_settings
 
-app = typer.Typer(
+app: typer.Typer = typer.Typer(
     name="threatscore",
     help="Score news articles on political violence: resurgence signals, ACLED event types, severity, region risk.",
     no_args_is_help=True,
