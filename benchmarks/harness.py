@@ -143,6 +143,11 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         import torch
 
         threads = torch.get_num_threads()
+    ops = None
+    if args.case == "served" and isinstance(heads, EncoderHeads):
+        from benchmarks.op_profile import profile_ops
+
+        ops = profile_ops(heads, naive_text(records[0])).to_dict()  # after the timed calls: it takes a core
     return {
         "case": args.case,
         "length": args.length,
@@ -164,6 +169,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         "batch_tokens": batch_tokens,
         "torch_imported": "torch" in sys.modules,
         "peak_rss_mb": _peak_rss_mb(),
+        "ops": ops,
     }
 
 

@@ -90,6 +90,21 @@ def summarize_cell(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "batch_tokens": first.get("batch_tokens"),
         "int8": first.get("int8"),
         "token_lengths": first["token_lengths"],
+        "ops": mean_op_profile([r["ops"] for r in runs if r.get("ops")]),
+    }
+
+
+def mean_op_profile(profiles: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The rounds' operator profiles (``benchmarks.op_profile``) of one cell: mean shares, median milliseconds."""
+    if not profiles:
+        return None
+    ops = {op for p in profiles for op in p["shares"]}
+    shares = {op: statistics.fmean(p["shares"].get(op, 0.0) for p in profiles) for op in ops}
+    return {
+        "tokens": profiles[0]["tokens"],
+        "threads": profiles[0]["threads"],
+        "ms_per_input": statistics.median(p["ms_per_input"] for p in profiles),
+        "shares": dict(sorted(shares.items(), key=lambda kv: -kv[1])),
     }
 
 
@@ -302,6 +317,7 @@ def render_markdown(out: dict[str, Any]) -> str:
             if cell is None:
                 continue
             lines.append(f"| {length} | " + " | ".join(f"{cell['stages'].get(s, 0.0):.0%}" for s in stage_names) + " |")
+    lines += _op_table(served, lengths)
     training = setup.get("training", {})
     lines += ["", "**Training time** (the run's `train_seconds`: fit, calibration, export and logging):", ""]
     for name, facts in (("baseline (TF-IDF)", training.get("baseline")), ("MiniLM", training.get("minilm"))):
@@ -340,6 +356,37 @@ def render_markdown(out: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _op_table(served: dict[str, Any], lengths: Sequence[str], top: int = 6) -> list[str]:
+    """Inside "model": kernel-time shares of the served encoder's largest operators, per length."""
+    profiled = {length: served[length]["ops"] for length in lengths if (served.get(length) or {}).get("ops")}
+    if not profiled:
+        return []
+    totals: dict[str, float] = {}
+    for profile in profiled.values():
+        for op, share in profile["shares"].items():
+            totals[op] = totals.get(op, 0.0) + share
+    biggest = sorted(totals, key=lambda op: -totals[op])[:top]
+    lines = [
+        "",
+        "**Inside the model** (onnxruntime's profiler, `benchmarks/op_profile.py`: kernel time per operator of the "
+        "served graph on one article's first chunk, on one thread, as each batch runs beside the other; mean over "
+        "rounds):",
+        "",
+        "| length | tokens | ms per input | tokens/s per core | " + " | ".join(biggest) + " | other operators |",
+        "|---|---|---|---|" + "---|" * (len(biggest) + 1),
+    ]
+    for length, profile in profiled.items():
+        rest = 1.0 - sum(profile["shares"].get(op, 0.0) for op in biggest)
+        cells = [f"{profile['shares'].get(op, 0.0):.0%}" for op in biggest] + [f"{rest:.0%}"]
+        rate = profile["tokens"] / (profile["ms_per_input"] / 1000.0)
+        lines.append(
+            f"| {length} | {profile['tokens']} | {profile['ms_per_input']:.1f} | {rate:,.0f} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return lines
 
 
 def _engine_settings(summary: dict[str, Any], meta: dict[str, Any]) -> str:

@@ -209,6 +209,26 @@ def _sentence_logits(
     return out
 
 
+def build_session(
+    graph: bytes, disabled_optimizers: Sequence[str], threads: int, profile_prefix: str | None = None
+) -> Any:
+    """An onnxruntime CPU session on ``graph`` with ``threads`` intra-op threads (one inter-op thread: the graph
+    is a chain), every graph optimisation but ``disabled_optimizers``; with ``profile_prefix``, onnxruntime's
+    profiler on (``benchmarks.op_profile``)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
+    return ort.InferenceSession(
+        graph, options, providers=["CPUExecutionProvider"], disabled_optimizers=list(disabled_optimizers)
+    )
+
+
 class EncoderRuntime(NamedTuple):
     """What a loaded encoder runs with, swapped as one attribute so that a thread never sees half of it."""
 
@@ -333,8 +353,6 @@ class EncoderHeads:
         with self._lock:
             if self._runtime is not None:
                 return self._runtime
-            import onnxruntime as ort
-
             tokenizer = self._load_tokenizer()
             threads = self.threads or int(os.environ.get("THREATSCORE_THREADS", "0")) or available_cpus()
             if self._graph is None:
@@ -344,20 +362,11 @@ class EncoderHeads:
                 self._graph = (exposed, disabled, head)
             graph, disabled, self._sentence_head = self._graph
 
-            def session(intra_op_threads: int) -> Any:
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = intra_op_threads
-                options.inter_op_num_threads = 1
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                return ort.InferenceSession(
-                    graph, options, providers=["CPUExecutionProvider"], disabled_optimizers=disabled
-                )
-
             solo, pool = None, None
             if threads > 1:
                 # Several batches: one single-threaded run per core (onnxruntime releases the GIL in ``run``).
                 # A 512-token batch's GEMMs are too small to split well across cores; whole batches are not.
-                solo = session(1)
+                solo = build_session(graph, disabled, 1)
                 pool = ThreadPoolExecutor(threads, thread_name_prefix="threatscore-encoder")
             # Dynamic int8 scales each activation tensor by its batch's range, padding and batch mates included:
             # the same article scored in another request, another batch size or on Spark would get other
@@ -366,7 +375,7 @@ class EncoderHeads:
             # `make bench` on a busy host (benchmarks/results/served-path-changes.md, H).
             self._one_per_batch = dynamically_quantized(self.onnx_model)
             self._tokenizer = tokenizer
-            self._runtime = EncoderRuntime(session(threads), solo, pool)
+            self._runtime = EncoderRuntime(build_session(graph, disabled, threads), solo, pool)
             _LOADED.add(self)
             _register_fork_hooks()
             return self._runtime

@@ -365,6 +365,17 @@ def test_token_states_pooled_like_the_graph_give_its_signal_logits(tiny_onnx, wh
     np.testing.assert_allclose(states[0].mean(axis=0) @ weight + bias, outputs[1][0], atol=1e-4)
 
 
+def test_operator_profile_of_the_served_graph(tiny_onnx):
+    from benchmarks.op_profile import profile_ops
+
+    heads = EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=64, max_words=40)
+    profile = profile_ops(heads, TEXTS[1], runs=3)
+    assert profile.tokens == len(heads._tokenizer.encode(TEXTS[1]).ids) and profile.threads == 1
+    assert profile.ms_per_input > 0 and sum(profile.shares.values()) == pytest.approx(1.0)
+    assert any("MatMul" in op for op in profile.shares)  # the int8 projections are among the operators
+    assert list(profile.shares.values()) == sorted(profile.shares.values(), reverse=True)
+
+
 def test_sentences_are_located_among_the_tokens_in_order():
     from threatscore.encoder_heads import locate_sentences
 

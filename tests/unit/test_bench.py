@@ -93,7 +93,7 @@ def test_percentile_matches_linear_interpolation():
     assert percentile(list(range(101)), 95) == 95.0
 
 
-def _worker(case, length, rnd, rate, lat, rss=900.0, stages=None, lengths=(100, 20, 20)):
+def _worker(case, length, rnd, rate, lat, rss=900.0, stages=None, lengths=(100, 20, 20), ops=None):
     return {
         "case": case,
         "length": length,
@@ -113,6 +113,7 @@ def _worker(case, length, rnd, rate, lat, rss=900.0, stages=None, lengths=(100, 
         "threads": 2,
         "int8": case == "served",
         "peak_rss_mb": rss,
+        "ops": ops,
     }
 
 
@@ -147,6 +148,48 @@ def test_aggregate_takes_medians_pools_latencies_and_checks_targets():
     assert "token_lengths" not in served  # the raw lists stay in "raw" only
 
 
+def test_operator_profiles_are_averaged_over_rounds_and_tabled():
+    def ops(attention, ms):
+        return {
+            "tokens": 256,
+            "threads": 1,
+            "runs": 10,
+            "ms_per_input": ms,
+            "shares": {"QAttention": attention, "MatMul": 1 - attention},
+        }
+
+    results = [
+        _worker("served", "long", 0, 3.0, [0.3], ops=ops(0.5, 20.0)),
+        _worker("served", "long", 1, 3.0, [0.3], ops=ops(0.3, 30.0)),
+        _worker("served", "long", 2, 3.0, [0.3], ops=ops(0.4, 24.0)),
+        _worker("naive", "long", 0, 2.0, [1.0]),  # no profile: not an onnxruntime case
+    ]
+    meta, setup = _report_context()
+    meta["counts"] = {"long": {"n": 2, "latency_n": 1}}
+    out = aggregate(meta, setup, results, [{"threads": 2, "detail": {"fp32_torch": 1e11, "int8_onnxruntime": 1e12}}])
+    profile = out["summary"]["served"]["long"]["ops"]
+    assert profile["shares"]["QAttention"] == pytest.approx(0.4) and profile["ms_per_input"] == 24.0
+    assert list(profile["shares"]) == ["MatMul", "QAttention"]  # largest first
+    assert out["summary"]["naive"]["long"]["ops"] is None
+    text = render_markdown(out)
+    assert "| long | 256 | 24.0 | 10,667 | 60% | 40% | 0% |" in text
+
+
+def test_kernel_shares_sum_node_kernel_time_per_operator():
+    from benchmarks.op_profile import kernel_shares
+
+    events = [
+        {"cat": "Session", "name": "model_run", "dur": 1000},
+        {"cat": "Node", "name": "a_kernel_time", "dur": 30, "args": {"op_name": "QAttention"}},
+        {"cat": "Node", "name": "a_fence_before", "dur": 500, "args": {"op_name": "QAttention"}},
+        {"cat": "Node", "name": "b_kernel_time", "dur": 10, "args": {"op_name": "BiasGelu"}},
+        {"cat": "Node", "name": "c_kernel_time", "dur": 60, "args": {"op_name": "QAttention"}},
+    ]
+    assert kernel_shares(events) == {"QAttention": 0.9, "BiasGelu": 0.1}
+    with pytest.raises(ValueError, match="no kernel-time events"):
+        kernel_shares(events[:1])
+
+
 def test_busy_or_quick_runs_are_labelled_not_publishable():
     ok, status = publishable({"quick": True, "busy_share_before": 0.9, "other_processes_cpu_share": 0.7})
     assert not ok and "smoke run" in status and "busy" in status and "not publishable" in status
@@ -166,9 +209,8 @@ def test_update_results_md_replaces_only_its_own_section(tmp_path):
     assert path.read_text(encoding="utf-8") == f"# B\n\n{SECTION_TITLE}\n\nnew\n\n## Later\n\nstays\n"
 
 
-def test_markdown_shows_the_status_and_every_case(tmp_path):
-    results = [_worker(c, "short", 0, r, [0.01]) for c, r in (("served", 30.0), ("torch_fp32", 10.0), ("naive", 5.0))]
-    peaks = [{"fp32_flops": 1e11, "int8_ops": 1e12, "threads": 2, "detail": {"fp32_torch": 1e11}}]
+def _report_context():
+    """The meta and setup a rendered report needs (a quick run of a warm-started MiniLM)."""
     meta = {
         "quick": True,
         "busy_share_before": 0.5,
@@ -193,6 +235,13 @@ def test_markdown_shows_the_status_and_every_case(tmp_path):
             },
         },
     }
+    return meta, setup
+
+
+def test_markdown_shows_the_status_and_every_case(tmp_path):
+    results = [_worker(c, "short", 0, r, [0.01]) for c, r in (("served", 30.0), ("torch_fp32", 10.0), ("naive", 5.0))]
+    peaks = [{"fp32_flops": 1e11, "int8_ops": 1e12, "threads": 2, "detail": {"fp32_torch": 1e11}}]
+    meta, setup = _report_context()
     text = render_markdown(aggregate(meta, setup, results, peaks))
     assert text.startswith(SECTION_TITLE) and "not publishable" in text and "random heads" in text
     assert text.count("| short |") >= 3 + 3  # throughput rows and limit rows
