@@ -210,6 +210,10 @@ class TaskFinetuneConfig(_Frozen):
     max_length: int = Field(256, ge=16, le=512)
     #: Wall-clock budget per task; training stops after the epoch that passes it.
     max_minutes_per_task: float = Field(20.0, gt=0.0)
+    #: The tasks that get a row (all three by default; one alone for an experiment on it).
+    tasks: tuple[Literal["satp_relevant", "IndiaPoliceEvents_docs", "insightCrime"], ...] = Field(
+        ("satp_relevant", "IndiaPoliceEvents_docs", "insightCrime"), min_length=1
+    )
 
 
 def load_task_finetune_config(path: Path) -> TaskFinetuneConfig:

@@ -173,7 +173,8 @@ def evaluate_model(
     if with_tasks:
         from training.task_benchmarks import task_benchmark_rows
 
-        rows += task_benchmark_rows(processed_dir, seed=seed, finetune=_task_finetune(model, task_config))
+        tasks = (task_config or TaskFinetuneConfig()).tasks
+        rows += task_benchmark_rows(processed_dir, seed=seed, finetune=_task_finetune(model, task_config), tasks=tasks)
     return EvaluationReport(rows=rows, model_uri=model.ref.uri, examples=pd.concat(examples), timing=timing)
 
 

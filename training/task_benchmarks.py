@@ -8,6 +8,7 @@ The baseline's family fits TF-IDF + logistic regression per task; a MiniLM model
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,15 +47,25 @@ class TaskFinetune:
 
 
 def task_benchmark_rows(
-    processed_dir: Path, seed: int = 13, finetune: TaskFinetune | None = None, show_progress: bool = True
+    processed_dir: Path,
+    seed: int = 13,
+    finetune: TaskFinetune | None = None,
+    show_progress: bool = True,
+    tasks: Sequence[str] | None = None,
 ) -> list[BenchmarkRow]:
-    """One row per task: micro F1 (headline) and macro F1, with per-label P/R/F1/support.
+    """One row per task (every one in ``TASKS``, or those named in ``tasks``): micro F1 (headline) and macro F1,
+    with per-label P/R/F1/support.
 
     Without ``finetune``: TF-IDF + logistic regression (the baseline's family), C chosen on dev. With it: the
     encoder fine-tuned on the task (``training.task_finetune``), epoch and thresholds chosen on dev.
     """
+    unknown = set(tasks or ()) - set(TASKS)
+    if unknown:
+        raise ValueError(f"unknown task(s) {sorted(unknown)}; known: {list(TASKS)}")
     rows = []
     for name, task in TASKS.items():
+        if tasks is not None and name not in tasks:
+            continue
         frame = load_benchmark(processed_dir, name)
         labels = list(BENCHMARK_LABELS[name])
         split = {s: frame[frame["split"] == s] for s in ("train", "dev", "test")}
@@ -77,9 +88,11 @@ def task_benchmark_rows(
                 show_progress=show_progress,
             )
             pred = result.test_pred
+            curve = "/".join(f"{f:.3f}" for f in result.dev_by_epoch)
             described = (
                 f"{finetune.described} fine-tuned on its train split, epoch {result.best_epoch} of "
-                f"{result.epochs_run} and thresholds chosen on dev, {result.minutes:.1f} min"
+                f"{result.epochs_run} (dev micro F1 by epoch {curve}) and thresholds chosen on dev, "
+                f"{result.minutes:.1f} min"
             )
         gold = y["test"]
         per_label = {

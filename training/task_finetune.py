@@ -47,6 +47,8 @@ class TaskResult:
     thresholds: np.ndarray
     best_epoch: int
     dev_micro_f1: float
+    #: Dev micro F1 after each epoch run (at that epoch's own dev-chosen thresholds).
+    dev_by_epoch: tuple[float, ...]
     epochs_run: int
     minutes: float
 
@@ -177,6 +179,7 @@ def finetune_task(
     started = time.perf_counter()
     best: tuple[float, int, dict[str, Any], np.ndarray] | None = None
     epochs_run = 0
+    dev_by_epoch: list[float] = []
     progress = tqdm(total=total, desc=f"fine-tuning on {name}", unit="step", disable=not show_progress)
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -198,6 +201,7 @@ def finetune_task(
         thresholds = np.array([best_threshold(dev.labels[:, j], dev_proba[:, j]) for j in range(dev.labels.shape[1])])
         score = micro_f1(dev.labels, dev_proba >= thresholds)
         logger.info("%s: epoch %d dev micro F1 %.4f", name, epoch, score)
+        dev_by_epoch.append(score)
         if best is None or score > best[0]:
             best = (score, epoch, copy.deepcopy(model.state_dict()), thresholds)
         if (time.perf_counter() - started) / 60 > config.max_minutes_per_task and epoch < config.epochs:
@@ -214,6 +218,7 @@ def finetune_task(
         thresholds=thresholds,
         best_epoch=epoch,
         dev_micro_f1=score,
+        dev_by_epoch=tuple(dev_by_epoch),
         epochs_run=epochs_run,
         minutes=(time.perf_counter() - started) / 60,
     )

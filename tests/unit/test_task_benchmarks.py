@@ -39,6 +39,9 @@ def test_the_shipped_task_config_is_valid_and_strict(tmp_path):
     bad.write_text("epochs: 2\nlearning_rate: 0.1\n", encoding="utf-8")
     with pytest.raises(ValueError, match="learning_rate"):
         load_task_finetune_config(bad)
+    bad.write_text("tasks: [IndiaPoliceEvents]\n", encoding="utf-8")  # a task name must be one of the three
+    with pytest.raises(ValueError, match="tasks"):
+        load_task_finetune_config(bad)
 
 
 def test_a_long_document_is_read_as_its_first_chunks_and_nothing_else():
@@ -60,6 +63,9 @@ def test_finetuning_learns_a_separable_task_and_chooses_on_dev(tiny_bert_dir):
     # A random 2-layer BERT learns one-word cues in a few epochs (dev 0.91-1.0 over four initialisations);
     # calling every label present scores ~0.67 on these balanced labels.
     assert result.dev_micro_f1 >= 0.85
+    # The dev curve has one point per epoch, and the kept epoch is its best.
+    assert len(result.dev_by_epoch) == 8 and max(result.dev_by_epoch) == result.dev_micro_f1
+    assert result.dev_by_epoch[result.best_epoch - 1] == result.dev_micro_f1
     assert micro_f1(test.labels, result.test_pred) >= 0.75
     # Seeded: the same run gives the same predictions.
     again = finetune_task("toy", train, dev, test, _config(epochs=8), tiny_bert_dir, show_progress=False)
@@ -79,3 +85,11 @@ def test_task_rows_for_both_families(tiny_processed, tiny_bert_dir):
             assert set(row.per_label) and all("support" in v for v in row.per_label.values())
     # The tiny tasks' labels are keyword cues: TF-IDF must find them.
     assert min(r.value for r in tfidf) >= 0.8
+    assert "dev micro F1 by epoch" in tuned[0].data
+
+
+def test_task_rows_for_the_named_tasks_only(tiny_processed):
+    rows = task_benchmark_rows(tiny_processed, show_progress=False, tasks=["insightCrime"])
+    assert [r.task for r in rows] == [TASKS["insightCrime"]]
+    with pytest.raises(ValueError, match="unknown task"):
+        task_benchmark_rows(tiny_processed, show_progress=False, tasks=["insight_crime"])
