@@ -340,11 +340,11 @@ class EncoderHeads:
         return None if self._runtime is None else self._runtime.pool
 
     def _release(self) -> None:
-        """Let go of the sessions and the pool (before a fork); the next call loads them again."""
+        """Let go of the sessions and the pool (before a fork); the next call loads them again. A call in flight
+        on another thread keeps its own reference and finishes on them (its sessions then go to the child too,
+        in use: fork from a process that is not scoring); the pool's idle threads exit once it is collected."""
         with self._lock:
-            runtime, self._runtime = self._runtime, None
-        if runtime is not None and runtime.pool is not None:
-            runtime.pool.shutdown(wait=False)
+            self._runtime = None
 
     def _ensure_loaded(self) -> EncoderRuntime:
         runtime = self._runtime
