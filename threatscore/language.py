@@ -21,13 +21,17 @@ _ENGLISH_FUNCTION_WORDS = frozenset(
 _WORD = re.compile(r"[^\W\d_]+")
 #: Share of English function words above which a text is English without asking langdetect.
 ENGLISH_SHARE = 0.12
+#: Fewer words than this are too few for the share of function words, and too few for langdetect to tell a short
+#: unaccented text from English: it reads "Gunmen killed 5 soldiers near Gao, Mali." as Norwegian and "Suicide
+#: bomber kills 12 at Kabul mosque" as Catalan (with probability 0.99).
+MIN_WORDS = 8
 
 
 def _plainly_english(sample: str) -> bool:
     """A cheap first look: plain-ASCII letters and enough English function words. langdetect costs 5–10 ms an
     article (random trials over character n-grams); most of what this service reads is plainly English."""
     words = _WORD.findall(sample[:1000].lower())
-    if len(words) < 8 or any(not w.isascii() for w in words):
+    if len(words) < MIN_WORDS or any(not w.isascii() for w in words):
         return False
     return sum(w in _ENGLISH_FUNCTION_WORDS for w in words) >= ENGLISH_SHARE * len(words)
 
@@ -36,7 +40,9 @@ def detect_language(text: str) -> str:
     """ISO 639-1 code of the text's language, or ``"und"`` when it cannot be told.
 
     Reads the first 3,000 characters: plenty to identify a language, and it keeps long articles cheap.
-    Text that is plainly English (see ``_plainly_english``) is answered without langdetect.
+    Text that is plainly English (see ``_plainly_english``) is answered without langdetect. A short text in
+    unaccented Latin letters that langdetect does not call English is undetermined, not another language: at that
+    length its answer is a guess (see ``MIN_WORDS``); accents and other scripts still tell.
     """
     sample = text[:3000]
     if sum(ch.isalpha() for ch in sample) < 12:
@@ -49,7 +55,10 @@ def detect_language(text: str) -> str:
     with _lock:  # langdetect's factory is global; fixing its seed makes answers deterministic
         DetectorFactory.seed = 0
         try:
-            code = detect(sample)
+            code = detect(sample).split("-")[0]
         except LangDetectException:
             return UNDETERMINED
-    return code.split("-")[0]
+    words = _WORD.findall(sample[:1000])
+    if code != "en" and len(words) < MIN_WORDS and all(w.isascii() for w in words):
+        return UNDETERMINED
+    return code

@@ -34,3 +34,27 @@ def test_other_languages_are_never_taken_for_english(code, text):
 
 def test_too_little_text_is_undetermined():
     assert detect_language("12 -- 4") == UNDETERMINED
+
+
+# Wire headlines and one-line reports: langdetect alone calls the first Norwegian and the second Catalan.
+SHORT_ENGLISH = [
+    "Gunmen killed 5 soldiers near Gao, Mali.",
+    "Suicide bomber kills 12 at Kabul mosque",
+    "Army retakes town from rebels",
+    "Militants attacked a police post in Borno.",
+    "Jihadists overrun army base in Menaka",
+    "Boko Haram abducts 20 girls in Chibok",
+]
+
+
+@pytest.mark.parametrize("text", SHORT_ENGLISH)
+def test_a_short_english_text_is_never_given_another_language(text):
+    assert detect_language(text) in {"en", UNDETERMINED}
+
+
+def test_short_texts_in_other_languages_keep_their_accents_or_script():
+    assert detect_language("Des hommes armés ont tué cinq soldats.") == "fr"
+    assert detect_language("Bewaffnete töteten fünf Soldaten bei Gao.") == "de"
+    assert detect_language("هاجم مسلحون نقطة تفتيش للشرطة") == "ar"
+    # Without accents a short text cannot be told apart from English reliably: undetermined, with its warning.
+    assert detect_language("Hombres armados mataron a cinco soldados.") == UNDETERMINED
