@@ -173,12 +173,13 @@ def evaluate_model(
     if with_tasks:
         from training.task_benchmarks import task_benchmark_rows
 
-        tasks = (task_config or TaskFinetuneConfig()).tasks
-        rows += task_benchmark_rows(processed_dir, seed=seed, finetune=_task_finetune(model, task_config), tasks=tasks)
+        task_config = task_config or TaskFinetuneConfig()
+        finetune = _task_finetune(model, task_config)
+        rows += task_benchmark_rows(processed_dir, seed=seed, finetune=finetune, tasks=task_config.tasks)
     return EvaluationReport(rows=rows, model_uri=model.ref.uri, examples=pd.concat(examples), timing=timing)
 
 
-def _task_finetune(model: LoadedModel, config: TaskFinetuneConfig | None) -> TaskFinetune | None:
+def _task_finetune(model: LoadedModel, config: TaskFinetuneConfig) -> TaskFinetune | None:
     """How a model's task rows are made: its own fp32 encoder (its run's ``torch_checkpoint/``) fine-tuned per
     task when it is a MiniLM model, all-MiniLM-L6-v2 itself when the run kept no checkpoint; None (TF-IDF + LR,
     the baseline's family) otherwise."""
@@ -189,7 +190,6 @@ def _task_finetune(model: LoadedModel, config: TaskFinetuneConfig | None) -> Tas
     encoder = heads.encoder if isinstance(heads, BlendedHeads) else heads
     if not isinstance(encoder, EncoderHeads):
         return None
-    config = config or TaskFinetuneConfig()
     run_id = model.pyfunc.metadata.run_id
     if run_id and has_checkpoint(run_id):
         return TaskFinetune(download_checkpoint(run_id) / "encoder", f"version {model.ref.version}'s encoder", config)

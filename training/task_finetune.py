@@ -45,12 +45,24 @@ class TaskResult:
     test_pred: np.ndarray
     test_proba: np.ndarray
     thresholds: np.ndarray
-    best_epoch: int
-    dev_micro_f1: float
     #: Dev micro F1 after each epoch run (at that epoch's own dev-chosen thresholds).
     dev_by_epoch: tuple[float, ...]
-    epochs_run: int
     minutes: float
+
+    @property
+    def epochs_run(self) -> int:
+        """Epochs trained (fewer than configured when the time budget ran out)."""
+        return len(self.dev_by_epoch)
+
+    @property
+    def best_epoch(self) -> int:
+        """The kept epoch (1-based): the first with the best dev micro F1."""
+        return int(np.argmax(self.dev_by_epoch)) + 1
+
+    @property
+    def dev_micro_f1(self) -> float:
+        """The kept epoch's dev micro F1."""
+        return max(self.dev_by_epoch)
 
 
 def document_chunks(texts: list[str], config: TaskFinetuneConfig) -> tuple[list[str], np.ndarray]:
@@ -177,8 +189,7 @@ def finetune_task(
     total = steps_per_epoch * config.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup_ratio), total)
     started = time.perf_counter()
-    best: tuple[float, int, dict[str, Any], np.ndarray] | None = None
-    epochs_run = 0
+    best: tuple[float, dict[str, Any], np.ndarray] | None = None
     dev_by_epoch: list[float] = []
     progress = tqdm(total=total, desc=f"fine-tuning on {name}", unit="step", disable=not show_progress)
     for epoch in range(1, config.epochs + 1):
@@ -196,29 +207,25 @@ def finetune_task(
             optimizer.zero_grad()
             progress.update(1)
             progress.set_postfix(epoch=epoch, loss=f"{float(loss.detach()):.3f}")
-        epochs_run = epoch
         dev_proba = batches["dev"].proba(model)
         thresholds = np.array([best_threshold(dev.labels[:, j], dev_proba[:, j]) for j in range(dev.labels.shape[1])])
         score = micro_f1(dev.labels, dev_proba >= thresholds)
         logger.info("%s: epoch %d dev micro F1 %.4f", name, epoch, score)
         dev_by_epoch.append(score)
         if best is None or score > best[0]:
-            best = (score, epoch, copy.deepcopy(model.state_dict()), thresholds)
+            best = (score, copy.deepcopy(model.state_dict()), thresholds)
         if (time.perf_counter() - started) / 60 > config.max_minutes_per_task and epoch < config.epochs:
             logger.warning("%s: budget of %.0f min reached after epoch %d", name, config.max_minutes_per_task, epoch)
             break
     progress.close()
     assert best is not None  # at least one epoch always runs
-    score, epoch, state, thresholds = best
+    _, state, thresholds = best
     model.load_state_dict(state)
     test_proba = batches["test"].proba(model)
     return TaskResult(
         test_pred=(test_proba >= thresholds).astype(int),
         test_proba=test_proba,
         thresholds=thresholds,
-        best_epoch=epoch,
-        dev_micro_f1=score,
         dev_by_epoch=tuple(dev_by_epoch),
-        epochs_run=epochs_run,
         minutes=(time.perf_counter() - started) / 60,
     )
