@@ -160,11 +160,28 @@ def test_operation_and_newspaper_names_are_not_places() -> None:
     # "Olive Branch" is a town in Mississippi; "Republica" one in Brazil.
     assert _regions("Forces of the “Olive Branch” Operation shelled villages around Afrin.") == [("SY", "Aleppo")]
     assert _regions("Operation Olive Branch entered its third week.") == []
-    assert _regions("The Maoists called a general strike on Monday, reports Republica.") == []
+    # Cited as the source, Nepal's Republica says the country (not the Brazilian town).
+    assert _regions("The Maoists called a general strike on Monday, reports Republica.") == [("NP", None)]
     # A newspaper named for a famous place says which country the story comes from, no more.
     assert _regions("26 militants were arrested across the country on June 14, reports Dhaka Tribune.") == [
         ("BD", None)
     ]
+
+
+def test_a_cited_national_outlet_gives_the_country() -> None:
+    # SATP's house style: the outlet cited as the source is the only hint of the country when no place is named.
+    text = "Police arrested 11 terrorist facilitators during search operations in August, reports Dawn."
+    assert _regions(text) == [("PK", None)]
+    assert _regions("Two militants were killed in an encounter, the Himalayan Times reported.") == [("NP", None)]
+    assert _regions("Three policemen were injured, according to Khaama Press.") == [("AF", None)]
+    # ... and it helps a place's reading: Kohlu is Balochistan's, and "Levies" is no Quebec town here.
+    text = "Militants attacked a Levies check post in Kahan area of Kohlu District on February 17, reports Dawn."
+    assert _regions(text)[0] == ("PK", "Balochistan")
+    # Not cited, the same words are no outlet: "at dawn", "the Hindu community".
+    assert _regions("Gunmen attacked a checkpoint at dawn, killing two.") == []
+    assert _regions("Leaders of the Hindu community protested on Monday.") == []
+    # A named place still wins over the outlet's country.
+    assert _regions("Gunmen killed two traders in Kabul on Sunday, reports Dawn.")[0] == ("AF", "Kabul")
 
 
 def test_acled_parentheses_name_the_areas_around_a_place() -> None:

@@ -277,6 +277,48 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
     "CM": ("Ambazonia", "Ambazonian"),
 }
 
+# National news outlets: a story a country's own paper carries is most likely set in that country ("..., reports
+# Dawn" is Pakistan, "Republica" Nepal, not the Brazilian town). Like CONTEXT_CUES they are evidence for the country
+# and make a country-level region when the text names no place, but only where the name stands as the cited source
+# ("reports Dawn", "the Kathmandu Post reported", "according to Pajhwok"), so "at dawn" or "the Hindu community"
+# never count. Only names tied to one country: "The Telegraph", "Daily Star", "Daily Mirror", "The Nation" and
+# "Daily News" are papers in several countries and are left out, and so are names holding a place or demonym
+# ("Times of India", "Kathmandu Post", "Indian Express"): the name inside already counts, and the outlet would hide it.
+NEWS_OUTLETS: dict[str, tuple[str, ...]] = {
+    "IN": (
+        "The Hindu",
+        "Hindustan Times",
+        "Daily Excelsior",
+        "Sangai Express",
+        "The Sangai Express",
+        "Morung Express",
+        "Deccan Herald",
+        "Deccan Chronicle",
+        "Economic Times",
+        "NDTV",
+    ),
+    "PK": (
+        "Dawn",
+        "The News International",
+        "Express Tribune",
+        "The Express Tribune",
+        "Geo News",
+        "Dunya News",
+        "ARY News",
+        "Business Recorder",
+    ),
+    "BD": ("Prothom Alo",),
+    "NP": (
+        "Republica",
+        "My Republica",
+        "Himalayan Times",
+        "The Himalayan Times",
+        "Kantipur",
+    ),
+    "LK": ("Ceylon Today", "Ada Derana", "TamilNet", "Tamil Guardian"),
+    "AF": ("Khaama Press", "Pajhwok", "TOLOnews", "Tolo News", "Ariana News"),
+}
+
 # Parties, unions and armed groups rooted in one first-level region: like CONTEXT_CUES, evidence for that region
 # (and its country), never a region of their own while the article names a place. "DMK workers protested in front
 # of the sugar mill" names no place, yet it is Tamil Nadu: when the text names no place at all, these cues (and

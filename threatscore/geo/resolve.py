@@ -29,6 +29,7 @@ from threatscore.geo.gazetteer import (
     FLAG_CASE_SENSITIVE,
     FLAG_CUE,
     FLAG_DEMONYM,
+    FLAG_OUTLET,
     KIND_ADMIN1,
     KIND_ADMIN2,
     KIND_CITY,
@@ -95,6 +96,12 @@ _LOWER_HEADS = frozenset("countryside suburbs outskirts".split())
 _OPERATION_AFTER_RE = re.compile(r"[”\"'’]?[ \t]+operations?\b", re.IGNORECASE)
 _OPERATION_BEFORE_RE = re.compile(r"\boperations?[ \t]+[“\"'‘]?$", re.IGNORECASE)
 _OUTLET_BEFORE_RE = re.compile(r"\breport(?:s|ed)[ \t]+(?:the[ \t]+)?$")
+# A news outlet cited as the source: "reports Dawn", "according to the Kathmandu Post", "Pajhwok reported".
+_CITED_BEFORE_RE = re.compile(
+    r"\b(?:report(?:s|ed|ing)?|according[ \t]+to|quoted[ \t]+by|told|(?:said|says)[ \t]+in)[ \t,]+(?:the[ \t]+)?$",
+    re.IGNORECASE,
+)
+_CITED_AFTER_RE = re.compile(r"[ \t]*,?[ \t]*(?:reported|reports|quoted|said|says|cited)\b", re.IGNORECASE)
 _OF_BEFORE_RE = re.compile(r"\b(\w+)[ \t]+of[ \t]+(?:the[ \t]+)?$", re.IGNORECASE)
 # Between "X" and "Y" when Y contains X: "Tripoli, Lebanon", "Nahri Saraj district, Helmand",
 # "Ouagadougou (Ouagadougou, Kadiogo)", "Puli Alam city, Logar", "Hasaka in Syria".
@@ -279,10 +286,16 @@ class Resolver:
         )
         macro = bare in data.MACRO_REGION_NAMES
         short = len(bare.replace(" ", "")) <= 4
+        cited: bool | None = None  # whether the name stands as a cited source; computed for outlets only
         best: dict[int, Candidate] = {}
         for i in range(gaz.entry_start[key], gaz.entry_start[key + 1]):
             flags = gaz.entry_flags[i]
             form = gaz.entry_form[i]
+            if flags & FLAG_OUTLET:
+                if cited is None:
+                    cited = bool(_CITED_BEFORE_RE.search(before) or _CITED_AFTER_RE.match(doc, b, b + 30))
+                if not cited:
+                    continue  # "at dawn", "the Hindu community": an outlet's name counts only as the source
             if flags & FLAG_CASE_SENSITIVE:
                 if surface != form:
                     continue
