@@ -108,7 +108,17 @@ def test_a_party_or_group_rooted_in_one_place_stands_in_when_no_place_is_named()
     assert [(r.country_code, r.admin1, r.places) for r in regions] == [("IN", "Tamil Nadu", ())]
     assert _regions("MQM workers rallied against the power cuts on Sunday.") == [("PK", "Sindh")]
     # A group tied to one country gives the country.
-    assert _regions("Boko Haram attacks Mainuk on 13/07, thirty casualties.") == [("NG", None)]
+    assert _regions("Ansaru militants abducted four travellers on the highway.") == [("NG", None)]
+    # A group whose stronghold is one region gives that region: Boko Haram's Borno, HTS's Idlib, and Jaysh Khalid
+    # ibn al-Walid's Daraa (SOHR's spellings included).
+    assert _regions("Boko Haram attacks Mainuk on 13/07, thirty casualties.") == [("NG", "Borno")]
+    assert _regions("Hayyaat Tahrir al-Sham executes 6 detainees accused of belonging to ISIS cells.") == [
+        ("SY", "Idlib")
+    ]
+    text = "Violent clashes between the factions and Jaysh Khalid Ibn al-Walid near the border with the occupied Golan"
+    assert _regions(text) == [("SY", "Daraa")]
+    # A named place still wins: Boko Haram's attack on Gombi is in Adamawa.
+    assert _regions("Boko Haram attacked Gombi, Adamawa, killing nine people.")[0] == ("NG", "Adamawa")
     # A named place always wins over the cue: a DMK protest in Bengaluru is in Karnataka.
     assert _regions("DMK workers protested in Bengaluru on Monday.")[0] == ("IN", "Karnataka")
 

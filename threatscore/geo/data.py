@@ -211,14 +211,12 @@ DEMONYMS: dict[str, tuple[str, ...]] = {
 CONTEXT_CUES: dict[str, tuple[str, ...]] = {
     "YE": ("Houthi", "Houthis", "Ansar Allah", "pro-Hadi", "Hadi government", "Southern Transitional Council"),
     "AF": ("Taliban", "Afghan National Army", "ANDSF", "Afghan forces", "NDS"),
-    "NG": ("Boko Haram", "ISWAP", "Ansaru", "Nigerian Army", "Civilian JTF", "LGA"),
+    "NG": ("ISWAP", "Ansaru", "Nigerian Army", "Civilian JTF", "LGA"),
     "SO": ("Al Shabaab", "al-Shabaab", "Al-Shabaab", "AMISOM", "Somali National Army"),
     "SY": (
         "SDF",
         "YPG",
         "Syrian Democratic Forces",
-        "HTS",
-        "Hayat Tahrir al-Sham",
         "Jabhat al-Nusra",
         "al-Nusra",
         "SOHR",
@@ -359,6 +357,23 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
     ("IN", "Gujarat"): ("Patidar Anamat Andolan Samiti",),
     ("IN", "Tripura"): ("IPFT",),
     ("IN", "Mizoram"): ("Mizo National Front",),
+    # Armed groups whose stronghold is one region: Boko Haram rose in Maiduguri and fights mostly in Borno; Hayat
+    # Tahrir al-Sham holds Idlib; Jaysh Khalid ibn al-Walid held the Yarmouk Basin of Daraa.
+    ("NG", "Borno"): ("Boko Haram",),
+    ("SY", "Idlib"): (
+        "HTS",
+        "Hayat Tahrir al-Sham",
+        "Hayyaat Tahrir al-Sham",
+        "Hay'at Tahrir al-Sham",
+        "Tahrir al-Sham",
+    ),
+    ("SY", "Daraa"): (
+        "Jaysh Khalid ibn al-Walid",
+        "Jaysh Khalid bin al-Walid",
+        "Jaish Khalid ibn al-Walid",
+        "Jaish Khalid bin al-Walid",
+        "Khalid ibn al-Walid Army",
+    ),
     ("PK", "Sindh"): ("MQM", "Muttahida Qaumi Movement"),
     ("PK", "Balochistan"): ("Baloch Liberation Army", "Baloch Liberation Front", "BLA"),
     ("PK", "Khyber Pakhtunkhwa"): ("Pashtun Tahaffuz Movement", "PTM"),
