@@ -194,6 +194,21 @@ def test_a_cited_national_outlet_gives_the_country() -> None:
     assert _regions("Gunmen killed two traders in Kabul on Sunday, reports Dawn.")[0] == ("AF", "Kabul")
 
 
+def test_towns_missing_from_geonames_are_known() -> None:
+    from threatscore.geo import data
+
+    gaz = gazetteer_module.get_gazetteer()
+    known = {(gaz.admin1_cc[a], gaz.admin1_name[a]) for a in range(len(gaz.admin1_name))}
+    assert set(data.EXTRA_TOWNS) <= known
+    # Kafriya (not Egypt's Kafr ash Shaykh), a Damascus district, a camp in Homs at the Jordanian border, and a
+    # Deir ez-Zor town whose namesake is in Saudi Arabia.
+    assert _regions("The factions besieging Kafriya attack the town again.") == [("SY", "Idlib")]
+    assert _regions("An IED explosion in Barzeh area kills and injures 7 persons at least") == [("SY", "Dimashq")]
+    text = "Al-Rokban camp witnesses the killing of a woman by the Jordanian border guards"
+    assert _regions(text)[0] == ("SY", "Homs")
+    assert _regions("Coalition strikes on Shafa town kill 18 people near Hajin.")[0] == ("SY", "Deir ez-Zor")
+
+
 def test_acled_parentheses_name_the_areas_around_a_place() -> None:
     # "Kain (Kain, Yatenga)": Myanmar's Kayin and Norway's Solle are namesakes outside the areas named around them.
     text = "Presumed JNIM militants ambushed an army unit near Kain (Kain, Yatenga), killing one soldier."

@@ -651,14 +651,103 @@ SUBREGIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "outskirts of the capital Damascus",
     ),
     ("SY", "Daraa"): ("Yarmouk Basin", "al-Yarmouk Basin", "Yarmouk Valley", "Hawd al-Yarmouk"),
-    ("SY", "Idlib"): ("Jabal al-Zawiya", "Jabal Zawiya", "Jabal al-Arbaeen"),
     ("SY", "Latakia"): ("Jabal al-Akrad", "Jabal al-Turkman", "Jabal Turkman", "Jabal al-Akrad"),
     ("SY", "Hama"): ("Sahl al-Ghab", "Ghab Plain", "al-Ghab"),
-    ("SY", "Deir ez-Zor"): ("Hajin pocket",),
+    ("SY", "Deir ez-Zor"): ("Hajin pocket", "al-Omar oilfield", "al-Omar oil field", "Omar oilfield", "al-Omar field"),
+    ("SY", "Idlib"): (
+        "Jabal al-Zawiya",
+        "Jabal Zawiya",
+        "Jabal al-Arbaeen",
+        "Sahl al-Rouj",
+        "Sahel al-Rouj",
+        "al-Rouj",
+    ),
     ("NG", "Borno"): ("Sambisa", "Sambisa Forest", "Sambisa forest"),
     ("IQ", "Ninawa"): ("Nineveh Plains", "Sinjar Mountains"),
     ("LB", "Beqaa"): ("Bekaa Valley",),
 }
+
+# Towns and city districts that GeoNames' 1,000+ list lacks (no population on record) but conflict reporting names
+# often, keyed like ADMIN1_ALIASES; each entry is one place's spellings, the first its name. Public knowledge of which
+# governorate each lies in, for well-known places of the Syrian war.
+EXTRA_TOWNS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
+    ("SY", "Idlib"): (
+        ("al-Fu'ah", "Fu'ah", "al-Fu'aa", "Foua", "al-Foua", "Fuaa"),
+        ("Kafriya", "Kefraya", "Kafraya"),
+        ("Abu al-Duhur", "Abu al-Dhuhur", "Abu Duhur", "Abu al-Zuhur", "Abu Zuhur"),
+        ("Jarjanaz",),
+        ("Atmeh", "Atma", "Atimah"),
+        ("Sarmada",),
+        ("Tal Mardikh", "Tell Mardikh"),
+        ("Khan al-Sabil",),
+        ("Maar Shurin", "Maarshurin"),
+        ("Kafruma",),
+        ("Sukayk", "Sukaik"),
+    ),
+    ("SY", "Hama"): (
+        ("al-Lataminah", "Lataminah", "al-Latamneh", "Latamneh", "al-Lataminah"),
+        ("Kafr Nabudah", "Kafr Nabuda", "Kafrnabuda", "Kafrnabouda"),
+        ("Karnaz",),
+    ),
+    ("SY", "Aleppo"): (
+        ("Khan Touman", "Khan Tuman", "Khan Touman"),
+        ("Anadan",),
+        ("Kafr Hamra",),
+        ("Kafr Naha",),
+        ("Tal Hadya", "Tell Hadya"),
+    ),
+    ("SY", "Dimashq"): (
+        ("Jobar", "Jubar"),
+        ("Barzeh", "Barza", "Barzah"),
+        ("Qaboun", "Qabun", "al-Qaboun"),
+        ("Tadamon", "Tadamun", "al-Tadamon"),
+        ("al-Qadam", "Qadam"),
+        ("Mezzeh", "Mazzeh", "al-Mezzeh"),
+        ("Kafr Sousa", "Kafr Souseh", "Kafarsouseh"),
+        ("Rukn al-Din", "Rukn al-Deen"),
+        ("Bab Touma", "Bab Tuma"),
+    ),
+    ("SY", "Rif-dimashq"): (
+        ("Ayn Tarma", "Ein Tarma", "Ain Tarma"),
+        ("Zamalka",),
+        ("Arbin", "Irbin"),
+        ("Hamouriyah", "Hammouriyeh", "Hamouria"),
+        ("Saqba",),
+        ("Jisrin", "Jisreen"),
+        ("Misraba", "Mesraba"),
+        ("Beit Jinn",),
+        ("Khan al-Shih", "Khan al-Sheeh", "Khan Alsheh"),
+        ("Moadamiyeh", "Muadamiyat al-Sham", "Moadamiyat al-Sham", "Muadhamiyah", "Moadamiya"),
+        ("Yalda",),
+        ("Beit Sahem",),
+        ("al-Otaybah", "Otaybah", "al-Otaiba"),
+    ),
+    ("SY", "Daraa"): (
+        ("Busra al-Sham", "Bosra al-Sham", "Busra ash-Sham"),
+        ("Jillin", "Jileen"),
+        ("Saida",),
+        ("Hayt",),
+    ),
+    ("SY", "Deir ez-Zor"): (
+        ("al-Baghuz", "Baghuz", "Baghouz", "al-Baghouz", "Baghuz Fawqani", "al-Baghuz Fawqani"),
+        ("al-Shafa", "Shafa", "al-Sha'fa", "Shaafah"),
+        ("al-Shuhayl", "Shuhail", "al-Shuhail", "Shuhayl"),
+        ("Abu Hamam", "Abu Hammam"),
+        ("Gharanij", "Granij", "al-Gharanij"),
+        ("al-Tayyana", "Tayyana", "Tayana"),
+        ("Khasham", "Khusham"),
+    ),
+    ("SY", "Homs"): (
+        ("al-Rukban", "Rukban", "Rokban", "al-Rokban"),
+        ("al-Tanf", "Tanf", "al-Tanaf"),
+        ("Taldou", "Taldu"),
+        ("Tir Maalah", "Tir Ma'la"),
+        ("al-Waer", "Waer", "al-Wa'er"),
+    ),
+    ("SY", "Latakia"): (("Kabani", "Kabbaneh", "Kabana"), ("Kinsabba", "Kinsibba")),
+}
+#: A listed town's population for its prior: small, like most of them (Kafriya, Jobar, al-Rukban).
+EXTRA_TOWN_POPULATION = 10_000
 
 # Countries where Arabic (or Arabic-derived) names carry an article that reporting often drops.
 ARABIC_ARTICLE_COUNTRIES: frozenset[str] = frozenset(

