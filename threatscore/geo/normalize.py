@@ -70,11 +70,13 @@ _FOLD = _FoldTable()
 # Pashto, Hausa and Somali transliterations (Idleb/Idlib, Bornu/Borno, Qandahar/Kandahar, Paktya/Paktia).
 _MERGE = str.maketrans({"q": "k", "o": "u", "e": "i", "y": "i"})
 _POSSESSIVE = re.compile(f"(?<=[a-z]{{3}}){_DROP}s(?![a-z])")
-# Word-final ta marbuta spellings -ah/-eh/-e all become -a (Hasakah, Hassakeh, Hasake -> hasaka).
-_FINAL_AH = re.compile(r"(?<=[a-z]{2})[ae]h(?![a-z])")
-_FINAL_E = re.compile(r"(?<=[a-z]{2}[b-df-hj-np-tv-z])e(?![a-z])")
+# Word-final ta marbuta spellings -ah/-eh/-e all become -a (Hasakah, Hassakeh, Hasake -> hasaka). In article text
+# the dropped apostrophes are still in the string (marked ``_DROP``, to keep offsets 1:1), so every rule lets them sit
+# between letters: "al-Fu'ah" and "Ma'arrat" must get the skeleton their index keys got without the apostrophe.
+_FINAL_AH = re.compile(f"([a-z]{_DROP}*[a-z]{_DROP}*)[ae]h(?![a-z])")
+_FINAL_E = re.compile(f"([a-z]{_DROP}*[a-z]{_DROP}*[b-df-hj-np-tv-z]{_DROP}*)e(?![a-z])")
 _DJ = re.compile(r"d(?=j)")
-_DOUBLE = re.compile(r"([a-z])\1+")
+_DOUBLE = re.compile(f"([a-z])(?:{_DROP}*\\1)+")
 _SPACES = re.compile(r"(?<= ) +")
 
 
@@ -89,8 +91,8 @@ def fold(text: str) -> str:
 
 def _skeleton_chars(folded: str) -> str:
     """Apply the spelling merges to a 1:1-folded string, marking deletions with ``_DROP`` (same length)."""
-    out = _FINAL_AH.sub("a" + _DROP, folded)
-    out = _FINAL_E.sub("a", out)
+    out = _FINAL_AH.sub(f"\\1a{_DROP}", folded)
+    out = _FINAL_E.sub("\\1a", out)
     out = _DJ.sub(_DROP, out)
     out = out.translate(_MERGE)
     # Keep the first letter of a doubled run so a word's first skeleton letter is its first letter.
