@@ -23,6 +23,7 @@ from threatscore.heads import BlendedHeads, FloatArray, HeadOutputs, TextHeads
 from threatscore.language import SUPPORTED_LANGUAGES, UNDETERMINED, detect_language
 from threatscore.risk import growth_score, region_risk
 from threatscore.schemas import MAX_EVIDENCE, Article, Assessment, ModelInfo, Region, Score, Severity, Signal
+from threatscore.stacking import Stacking
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, risk_level, severity_level
 from threatscore.text import Document, Span, chunk_spans, model_input, normalize, prepare, sentence_spans
 
@@ -55,6 +56,9 @@ class ScorerConfig(BaseModel):
     #: How the chunks of a long article make its relevance: ``max`` (any chunk), ``mean`` (the article as a whole).
     #: Signals are always the max over chunks: a signal shown anywhere is shown.
     relevance_pooling: Literal["max", "mean"] = "max"
+    #: A linear layer over the article's scores that re-reads resurgence and some signals from all of them
+    #: (``threatscore.stacking``), applied after pooling and the death count; None: the heads' scores as they are.
+    stacking: Stacking | None = None
 
     @field_validator("signal_thresholds")
     @classmethod
@@ -95,6 +99,17 @@ class _Reading:
     fatalities: int | None
     severity_probs: dict[str, float]
     signal_probs: dict[str, float]
+    resurgence: float
+
+
+@dataclass(frozen=True)
+class ServedScores:
+    """Articles' scores exactly as their assessments carry them, before rounding: one row per article."""
+
+    relevance: FloatArray  # (n,)
+    signals: FloatArray  # (n, len(SIGNALS)); mass_casualty is the high-severity probability
+    severity: FloatArray  # (n, len(SEVERITY_LEVELS)), the head's updated by the text's death count
+    resurgence: FloatArray  # (n,)
 
 
 class Scorer:
@@ -127,6 +142,20 @@ class Scorer:
         """Each article's head outputs exactly as ``score`` pools them over its chunks, one row per article,
         without evidence, places or assessments: what relevance and signal thresholds must be chosen on."""
         return HeadOutputs.concat([out for out, *_ in self._pooled([self._prepare(a) for a in articles])])
+
+    def served_scores(self, articles: Sequence[Article]) -> ServedScores:
+        """Each article's relevance, signal, severity and resurgence scores as ``score`` serves them (pooling, the
+        death count, stacking), without evidence, places or assessments: what a stacking layer is fitted on."""
+        prepared = [self._prepare(a) for a in articles]
+        readings = [self._read(p, *row) for p, row in zip(prepared, self._pooled(prepared), strict=True)]
+        return ServedScores(
+            relevance=np.array([float(r.outputs.relevance[0]) for r in readings]),
+            signals=np.array([[r.signal_probs[n] for n in SIGNALS] for r in readings]).reshape(-1, len(SIGNALS)),
+            severity=np.array([[r.severity_probs[k] for k in SEVERITY_LEVELS] for r in readings]).reshape(
+                -1, len(SEVERITY_LEVELS)
+            ),
+            resurgence=np.array([r.resurgence for r in readings]),
+        )
 
     def relevance(self, articles: Sequence[Article]) -> FloatArray:
         """Each article's relevance exactly as ``score`` computes it (chunks and pooling)."""
@@ -196,16 +225,28 @@ class Scorer:
         signal_probs = {name: float(out.signals[0, j]) for j, name in enumerate(SIGNALS)}
         # mass_casualty *is* "10 or more killed", i.e. the high severity level: one number, never two opinions.
         signal_probs["mass_casualty"] = severity_probs["high"]
+        relevance = float(out.relevance[0])
+        resurgence = float(out.resurgence[0]) if out.resurgence is not None else growth_score(signal_probs, relevance)
+        if self.config.stacking is not None:
+            signal_probs, resurgence = self.config.stacking.apply_one(
+                signal_probs, relevance, severity_probs, resurgence
+            )
         return _Reading(
-            out, chunk_signals, sentence_logits, fatality_mentions, fatalities, severity_probs, signal_probs
+            out,
+            chunk_signals,
+            sentence_logits,
+            fatality_mentions,
+            fatalities,
+            severity_probs,
+            signal_probs,
+            resurgence,
         )
 
     def _assess(self, p: _Prepared, r: _Reading, evidence: dict[str, list[str]], model: ModelInfo) -> Assessment:
         text = p.document.text
         out = r.outputs
         relevance = float(out.relevance[0])
-        signal_probs, severity_probs = r.signal_probs, r.severity_probs
-        resurgence = float(out.resurgence[0]) if out.resurgence is not None else growth_score(signal_probs, relevance)
+        signal_probs, severity_probs, resurgence = r.signal_probs, r.severity_probs, r.resurgence
         language = detect_language(text)
         return Assessment(
             id=p.article.id,

@@ -141,6 +141,24 @@ class LexicalBlendConfig(_Frozen):
         return tuple(sorted(set(value) | {1.0}))
 
 
+class StackingConfig(_Frozen):
+    """A logistic layer per output over the article's served scores (``threatscore.stacking``), fitted on the gold
+    train items; an output is stacked only when a layer lowers its dev log loss (``training.stacking``)."""
+
+    #: Candidate inverse L2 strengths; the one with the lowest dev log loss is kept.
+    c_grid: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
+    #: An output with fewer gold train positives than this is not stacked (too few to fit 14 numbers on).
+    min_positives: int = Field(20, ge=1)
+    max_iter: int = Field(2000, ge=100)
+
+    @field_validator("c_grid")
+    @classmethod
+    def _positive(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(c <= 0 for c in value):
+            raise ValueError(f"c_grid needs positive values, got {value}")
+        return tuple(sorted(set(value)))
+
+
 class MiniLMExperiment(_Frozen):
     """``experiments/minilm.yaml``: fine-tuned all-MiniLM-L6-v2 with five heads, exported to int8 ONNX."""
 
@@ -156,6 +174,8 @@ class MiniLMExperiment(_Frozen):
     rule_blend: bool = False
     #: TF-IDF heads averaged with the encoder's per output, weights chosen on dev; None: the encoder alone.
     lexical_blend: LexicalBlendConfig | None = None
+    #: Resurgence and signals re-read from all of the article's scores, fitted on gold train; None: no stacking.
+    stacking: StackingConfig | None = None
     tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")

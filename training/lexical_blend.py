@@ -21,7 +21,7 @@ from threatscore.scorer import Scorer, ScorerConfig
 from threatscore.taxonomy import SIGNALS
 from training.baseline import fit_baseline
 from training.config import BaselineExperiment, DataConfig, MiniLMExperiment
-from training.metrics import best_f1
+from training.metrics import best_f1, binary_log_loss
 from training.minilm import IGNORE, Targets, choose_thresholds, corpus_articles, fit_temperature, relevance_rows
 
 logger = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def _dev_scores(pooled: HeadOutputs, dev: pd.DataFrame, targets: Targets) -> dic
     known = relevance_rows(dev, targets)
     if known.any():
         gold = targets.relevance[known].astype(int)
-        scores["relevance"] = (_log_loss(gold, pooled.relevance[known]), best_f1(gold, pooled.relevance[known]))
+        scores["relevance"] = (binary_log_loss(gold, pooled.relevance[known]), best_f1(gold, pooled.relevance[known]))
     labelled = targets.signal_weight >= 1.0
     per_signal = []
     for j, name in enumerate(SIGNALS):
@@ -129,7 +129,7 @@ def _dev_scores(pooled: HeadOutputs, dev: pd.DataFrame, targets: Targets) -> dic
         if name != "mass_casualty" and rows.sum() >= 10 and gold.sum() >= 3:
             per_signal.append(best_f1(gold.astype(int), pooled.signals[rows, j]))
     if labelled.any():
-        loss = _log_loss(targets.signals[labelled], pooled.signals[labelled])
+        loss = binary_log_loss(targets.signals[labelled], pooled.signals[labelled])
         scores["signals"] = (loss, float(np.mean(per_signal)) if per_signal else 0.0)
     for output, average in (("event_types", "weighted"), ("severity", "macro")):
         labels = getattr(targets, output)
@@ -140,8 +140,3 @@ def _dev_scores(pooled: HeadOutputs, dev: pd.DataFrame, targets: Targets) -> dic
             f1 = float(f1_score(labels[rows], proba.argmax(axis=1), average=average, zero_division=0))
             scores[output] = (loss, f1)
     return scores
-
-
-def _log_loss(gold: np.ndarray, proba: np.ndarray) -> float:
-    """Binary log loss, probabilities kept ``_EPS`` away from 0 and 1."""
-    return float(log_loss(gold, np.clip(proba, _EPS, 1 - _EPS), labels=[0, 1]))

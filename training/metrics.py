@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.metrics import f1_score, precision_recall_fscore_support
+from sklearn.metrics import f1_score, log_loss, precision_recall_fscore_support
 
 
 def best_threshold(y_true: ArrayLike, proba: ArrayLike) -> float:
@@ -19,6 +19,13 @@ def best_threshold(y_true: ArrayLike, proba: ArrayLike) -> float:
     grid = np.round(np.arange(0.05, 0.951, 0.025), 3)
     scores = [f1_score(y, p >= t, zero_division=0) for t in grid]
     return float(grid[int(np.argmax(scores))])
+
+
+def binary_log_loss(y_true: ArrayLike, proba: ArrayLike, eps: float = 1e-7) -> float:
+    """Binary log loss with probabilities kept ``eps`` away from 0 and 1 (a hard 0 or 1 would make it infinite)."""
+    return float(
+        log_loss(np.asarray(y_true), np.clip(np.asarray(proba, dtype=np.float64), eps, 1 - eps), labels=[0, 1])
+    )
 
 
 def best_f1(y_true: ArrayLike, proba: ArrayLike) -> float:

@@ -673,6 +673,13 @@ def fit_minilm(
             heads, lexical, scorer_config, dev, dev_targets, config.lexical_blend.weight_grid
         )
         metrics.update(blend_metrics)
+    if config.stacking is not None and gold_train is not None and len(gold_train):
+        from training.stacking import stack_and_rethreshold
+
+        scorer_config, stack_metrics = stack_and_rethreshold(
+            served, scorer_config, gold_train, train, dev, dev_targets, config.stacking
+        )
+        metrics.update(stack_metrics)
     counts = {"train.rows": len(texts), "dev.rows": len(dev)}
     return FitResult(served, scorer_config, metrics, counts)
 

@@ -421,3 +421,56 @@ def test_the_scorer_mixes_the_pooled_encoder_with_tfidf_over_the_whole_article(t
     got = scorer.pooled_outputs([article])
     for output in ("relevance", "signals", "event_types", "severity", "resurgence"):
         np.testing.assert_allclose(getattr(got, output), getattr(expected, output), rtol=1e-6)
+
+
+def test_a_stacking_layer_is_kept_where_it_lowers_dev_log_loss_and_thresholds_follow_it(tiny_encoder_fit, tiny_gold):
+    """Resurgence gold that the heads' own resurgence cannot read but the other served scores can (the articles
+    whose militant_attack score is in the top third): the layer must be kept for resurgence, with the grid's lowest
+    dev log loss; every output's decision matches its metrics; stacked signals get thresholds chosen on the stacked
+    dev scores."""
+    from training.config import StackingConfig
+    from training.metrics import best_threshold
+    from training.minilm import corpus_articles
+    from training.stacking import fit_stacking, stack_and_rethreshold
+
+    corpus, _ = tiny_gold
+    heads, config = tiny_encoder_fit.heads, tiny_encoder_fit.scorer_config
+    rows = corpus.drop_duplicates("id").reset_index(drop=True)
+    scores = Scorer(heads, config).served_scores(corpus_articles(rows))
+    attack = scores.signals[:, SIGNALS.index("militant_attack")]
+    labels = pd.DataFrame({"id": rows["id"]})
+    top = np.zeros(len(rows), dtype=int)
+    top[np.argsort(-attack, kind="stable")[: len(rows) // 3]] = 1
+    labels["resurgence"] = top
+    for name in SIGNALS:  # the other gold signals: the tiny corpus' own keyword truth
+        labels[f"sig_{name}"] = rows["text"].str.contains("killing|overran").astype(int).to_numpy()
+    half = len(rows) // 2
+    gold_train, dev = labels.iloc[:half], rows.iloc[half:].reset_index(drop=True)
+    dev_targets = build_targets(dev, None, labels.iloc[half:], 0.5)
+    settings = StackingConfig(c_grid=(0.1, 1.0), min_positives=3)
+
+    stacked, metrics = stack_and_rethreshold(heads, config, gold_train, rows, dev, dev_targets, settings)
+    assert stacked.stacking is not None and "resurgence" in stacked.stacking.layers
+    assert "mass_casualty" not in stacked.stacking.layers
+    for name in [k.split(".")[2] for k in metrics if k.endswith(".log_loss_heads")]:
+        grid = [metrics[f"dev.stack.{name}.log_loss_at_c{c:g}"] for c in settings.c_grid]
+        heads_loss = metrics[f"dev.stack.{name}.log_loss_heads"]
+        if name in stacked.stacking.layers:
+            assert metrics[f"dev.stack.{name}.log_loss"] == min(grid) < heads_loss - 1e-4
+        else:
+            assert min(grid) >= heads_loss - 1e-4 and f"dev.stack.{name}.c" not in metrics
+    dev_scores = Scorer(heads, stacked).served_scores(corpus_articles(dev))
+    for name in stacked.stacking.layers:
+        if name == "resurgence":
+            continue
+        j = SIGNALS.index(name)
+        y = dev_targets.signals[:, j].astype(int)
+        if 3 <= y.sum() < len(y):
+            assert stacked.signal_thresholds[name] == best_threshold(y, dev_scores.signals[:, j])
+    # no gold positives enough: nothing is stacked and the config comes back unchanged
+    same, _ = stack_and_rethreshold(
+        heads, config, gold_train, rows, dev, dev_targets, StackingConfig(min_positives=len(rows))
+    )
+    assert same == config
+    with pytest.raises(ValueError, match="before stacking"):
+        fit_stacking(Scorer(heads, stacked), gold_train, rows, dev_scores, dev_targets, settings)
