@@ -139,3 +139,41 @@ def load_annotations(path: Path = ANNOTATIONS) -> pd.DataFrame:
             }
         )
     return pd.DataFrame.from_records(records)
+
+
+def select_more(
+    corpus: pd.DataFrame,
+    annotated: pd.DataFrame,
+    per_signal: dict[str, int],
+    *,
+    split: str = "train",
+    random_items: int = 0,
+    min_chars: int = 80,
+    max_chars: int = 900,
+    seed: int = 2026,
+) -> pd.DataFrame:
+    """A further worklist from one corpus split: for each signal of ``per_signal``, that many not-yet-annotated
+    items on which its keyword rule fires, plus ``random_items`` at random; texts of ``min_chars``–``max_chars``
+    characters, so a label rests on what training reads (128 tokens). Keyword hits only choose what to read (many
+    turn out negative: useful hard negatives); the labels come from reading. Same columns as
+    ``select_for_annotation``."""
+    pool = corpus[(corpus["split"] == split) & ~corpus["id"].isin(annotated["id"])]
+    pool = pool[pool["text"].str.len().between(min_chars, max_chars)].drop_duplicates("id")
+    # Probe a bounded random sample (the sentence-level rules over a whole large split are slow).
+    probe = pool.sample(n=min(len(pool), 120000), random_state=seed)
+    hits = probe["text"].map(_keyword_hits)
+    picked: list[pd.DataFrame] = []
+    taken: set[str] = set()
+    for name, quota in per_signal.items():
+        with_hit = probe[hits.map(lambda h, n=name: n in h) & ~probe["id"].isin(taken)]
+        chosen = with_hit.sample(n=min(len(with_hit), quota), random_state=seed)
+        if len(chosen) < quota:
+            logger.warning("only %d of %d %s keyword hits left in %s", len(chosen), quota, name, split)
+        taken.update(chosen["id"])
+        picked.append(chosen)
+    rest = probe[~probe["id"].isin(taken)]
+    picked.append(rest.sample(n=min(len(rest), random_items), random_state=seed))
+    out = pd.concat(picked)
+    out = out.assign(keyword_hits=[sorted(_keyword_hits(t)) for t in out["text"]])
+    logger.info("selected %d more %s items for annotation", len(out), split)
+    return out[["id", "source", "source_id", "split", "text", "title", "keyword_hits"]].reset_index(drop=True)
