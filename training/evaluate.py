@@ -29,6 +29,7 @@ from threatscore.region_index import signal_present
 from threatscore.registry import LoadedModel, load_model, resolve
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
 from training.annotation import ANNOTATIONS, load_annotations
+from training.bootstrap import paired_bootstrap
 from training.config import TaskFinetuneConfig
 from training.corpus import load_benchmark, load_corpus
 from training.metrics import binary_report, expected_calibration_error, per_label_report
@@ -81,6 +82,10 @@ class EvaluationReport:
     examples: pd.DataFrame | None = None
     #: Scoring speed over the corpus test split: ``articles_per_s`` and ``ms_per_article``.
     timing: dict[str, float] = field(default_factory=dict)
+    #: The gold test part's labels and this model's decisions, one row per item (index ``id``; columns
+    #: ``gold.<target>`` and ``pred.<target>`` for the ten signals and resurgence): what the paired bootstrap of
+    #: ``render_side_by_side`` resamples.
+    gold_decisions: pd.DataFrame | None = None
 
     def flat_metrics(self) -> dict[str, float]:
         """Metrics as flat MLflow keys: ``eval.<task>.<metric>`` and ``eval.<task>.<label>.<f1|recall|…>``."""
@@ -137,6 +142,7 @@ def evaluate_model(
     test = _sample_per_source(corpus[corpus["split"] == "test"], MAX_ROWS_PER_SOURCE, seed)
     rows: list[BenchmarkRow] = []
     examples: list[pd.DataFrame] = []
+    gold_decisions = None
 
     bbc = load_benchmark(processed_dir, "BBC_News")
     bbc_test = bbc[bbc["split"] == "test"]
@@ -167,7 +173,7 @@ def evaluate_model(
     rows += _severity_rows(test, scored_test)
     rows += _signal_rows(test, scored_test, model)
     if annotations is not None and annotations.exists():
-        gold_rows, gold_examples = _gold_rows(corpus, load_annotations(annotations), model)
+        gold_rows, gold_examples, gold_decisions = _gold_rows(corpus, load_annotations(annotations), model)
         rows += gold_rows
         examples.append(gold_examples)
     if with_tasks:
@@ -176,7 +182,9 @@ def evaluate_model(
         task_config = task_config or TaskFinetuneConfig()
         finetune = _task_finetune(model, task_config)
         rows += task_benchmark_rows(processed_dir, seed=seed, finetune=finetune, tasks=task_config.tasks)
-    return EvaluationReport(rows=rows, model_uri=model.ref.uri, examples=pd.concat(examples), timing=timing)
+    return EvaluationReport(
+        rows=rows, model_uri=model.ref.uri, examples=pd.concat(examples), timing=timing, gold_decisions=gold_decisions
+    )
 
 
 def _task_finetune(model: LoadedModel, config: TaskFinetuneConfig) -> TaskFinetune | None:
@@ -272,7 +280,43 @@ def render_side_by_side(reports: list[EvaluationReport]) -> str:
                 stats = next((r.per_label.get(label) for r in rep.rows if r.task == task), None)
                 cells.append(f"{stats['f1']:.3f} / {stats['recall']:.3f} ({int(stats['support'])})" if stats else "—")
             lines.append(f"| {task} | {label} | " + " | ".join(cells) + " |")
+    lines += _bootstrap_section(reports)
     return "\n".join(lines) + "\n"
+
+
+def _bootstrap_section(reports: list[EvaluationReport], resamples: int = 1000) -> list[str]:
+    """Each later model against the first on the gold test part: the differences in signal macro F1 and resurgence
+    F1 with paired-bootstrap 95 % intervals, on the items both scored (nothing when fewer than two models have it)."""
+    with_gold = [r for r in reports if r.gold_decisions is not None and len(r.gold_decisions)]
+    if len(with_gold) < 2:
+        return []
+    first = with_gold[0]
+    lines = [
+        "",
+        f"## Gold test part: each model against `{first.model_uri}` (paired bootstrap, {resamples} resamples)",
+        "",
+        "Differences (model − first) on the same items, with 95 % intervals; an interval that holds 0 means the",
+        "gold test part cannot tell the two models apart.",
+        "",
+        "| model | items | signals macro F1 | resurgence F1 |",
+        "|---|---|---|---|",
+    ]
+    gold_cols, pred_cols = [f"gold.{n}" for n in SIGNALS], [f"pred.{n}" for n in SIGNALS]
+    for other in with_gold[1:]:
+        assert first.gold_decisions is not None and other.gold_decisions is not None
+        ids = first.gold_decisions.index.intersection(other.gold_decisions.index)
+        a, b = first.gold_decisions.loc[ids], other.gold_decisions.loc[ids]
+        signals = paired_bootstrap(
+            a[gold_cols].to_numpy(), a[pred_cols].to_numpy(), b[pred_cols].to_numpy(), resamples=resamples
+        )
+        resurgence = paired_bootstrap(
+            a[["gold.resurgence"]].to_numpy(),
+            a[["pred.resurgence"]].to_numpy(),
+            b[["pred.resurgence"]].to_numpy(),
+            resamples=resamples,
+        )
+        lines.append(f"| `{other.model_uri}` | {len(ids)} | {signals.render()} | {resurgence.render()} |")
+    return lines
 
 
 def log_report_to_model_run(report: EvaluationReport) -> str | None:
@@ -394,12 +438,15 @@ def _signal_rows(test: pd.DataFrame, scored: dict[str, dict[str, Any]], model: A
     ]
 
 
-def _gold_rows(corpus: pd.DataFrame, gold: pd.DataFrame, model: Any) -> tuple[list[BenchmarkRow], pd.DataFrame]:
-    """Signals and resurgence on the gold *test* part (never used for training, thresholds or rules)."""
+def _gold_rows(
+    corpus: pd.DataFrame, gold: pd.DataFrame, model: Any
+) -> tuple[list[BenchmarkRow], pd.DataFrame, pd.DataFrame | None]:
+    """Signals and resurgence on the gold *test* part (never used for training, thresholds or rules); the rows, the
+    examples and the per-item labels and decisions (``EvaluationReport.gold_decisions``)."""
     test = gold[gold["part"] == "test"]
     frame = corpus[corpus["id"].isin(test["id"])]
     if frame.empty:
-        return [], pd.DataFrame()
+        return [], pd.DataFrame(), None
     scored = dict(zip(frame["id"], _score(model, frame, "gold test part"), strict=True))
     examples = example_rows("gold test part", frame, scored, gold=test.drop_duplicates("id").set_index("id"))
     test = test[test["id"].map(lambda i: i in scored and "signals" in scored[i])]
@@ -417,7 +464,19 @@ def _gold_rows(corpus: pd.DataFrame, gold: pd.DataFrame, model: Any) -> tuple[li
     res = binary_report(res_gold, res_proba, 0.5)
     all_gold = np.concatenate([test[f"sig_{n}"].to_numpy(dtype=int) for n in SIGNALS])
     all_proba = np.concatenate([[scored[i]["signals"][n]["probability"] for i in test["id"]] for n in SIGNALS])
-    return [
+    decisions = pd.DataFrame(
+        {
+            **{f"gold.{n}": test[f"sig_{n}"].to_numpy(dtype=int) for n in SIGNALS},
+            "gold.resurgence": res_gold,
+            **{
+                f"pred.{n}": [int(scored[i]["signals"][n]["probability"] >= thresholds[n]) for i in test["id"]]
+                for n in SIGNALS
+            },
+            "pred.resurgence": (res_proba >= 0.5).astype(int),
+        },
+        index=pd.Index(test["id"], name="id"),
+    )
+    rows = [
         BenchmarkRow(
             "signals (gold test part)",
             f"data/annotations/signals.jsonl, part=test ({len(test)} items)",
@@ -439,7 +498,8 @@ def _gold_rows(corpus: pd.DataFrame, gold: pd.DataFrame, model: Any) -> tuple[li
             len(test),
             {"precision": res["precision"], "recall": res["recall"], "ece": res["ece"]},
         ),
-    ], examples
+    ]
+    return rows, examples, decisions[~decisions.index.duplicated()]
 
 
 def _sample_per_source(frame: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """Train → log → register → load by alias → predict, against a real MLflow registry."""
 
 import mlflow
+import pytest
 from mlflow.tracking import MlflowClient
 
 from threatscore.registry import load_model
@@ -111,3 +112,50 @@ def test_promote_refuses_unknown_version_and_empty_reason(registered_tiny):
         promote("threatscore", "999", "nope")
     with pytest.raises(ValueError, match="reason"):
         promote("threatscore", registered_tiny["result"].version, "  ")
+
+
+def test_the_gold_rows_keep_each_items_decisions_for_the_paired_bootstrap(registered_tiny, tiny_processed, tmp_path):
+    """Gold items of the tiny corpus's test split: the report keeps every item's gold labels and the model's decisions,
+    and the gold rows recomputed from them equal the report's; two reports compare in the side-by-side table."""
+    import json
+
+    import pandas as pd
+
+    from threatscore.taxonomy import SIGNALS
+    from training.bootstrap import macro_f1
+    from training.evaluate import evaluate_model, render_side_by_side
+
+    corpus = pd.read_parquet(tiny_processed / "corpus.parquet")
+    items = corpus[corpus["split"] == "test"].drop_duplicates("id").head(30)
+    annotations = tmp_path / "signals.jsonl"
+    with annotations.open("w", encoding="utf-8") as out:
+        for k, (source, item_id, text) in enumerate(zip(items["source"], items["id"], items["text"], strict=True)):
+            attack = int(any(w in text.lower() for w in ("killed", "attack", "bomb")))
+            signals = {
+                n: (attack if n == "militant_attack" else int(n == "counter_terrorism" and k % 3 == 0)) for n in SIGNALS
+            }
+            row = {
+                "source": source,
+                "source_id": item_id.split(":", 1)[1],
+                "part": "test",
+                "signals": signals,
+                "resurgence": int(k % 4 == 0),
+                "annotator": "t",
+                "annotator_note": "test item",
+            }
+            out.write(json.dumps(row) + "\n")
+    uri = f"models:/threatscore/{registered_tiny['result'].version}"
+    report = evaluate_model(uri, tiny_processed, with_tasks=False, annotations=annotations)
+    decisions = report.gold_decisions
+    assert decisions is not None and set(decisions.index) == set(items["id"])
+    assert set(decisions.to_numpy().ravel()) <= {0, 1}
+    rows = {r.task: r for r in report.rows}
+    gold = decisions[[f"gold.{n}" for n in SIGNALS]].to_numpy()
+    pred = decisions[[f"pred.{n}" for n in SIGNALS]].to_numpy()
+    assert macro_f1(gold, pred) == pytest.approx(rows["signals (gold test part)"].value)
+    res = macro_f1(decisions[["gold.resurgence"]].to_numpy(), decisions[["pred.resurgence"]].to_numpy())
+    assert res == pytest.approx(rows["resurgence (gold test part)"].value)
+    written = {item_id: int(k % 4 == 0) for k, item_id in enumerate(items["id"])}
+    assert decisions["gold.resurgence"].to_dict() == written  # the annotations' own labels, item by item
+    text = render_side_by_side([report, report])
+    assert f"| `{uri}` | {len(items)} | +0.000 [+0.000, +0.000] | +0.000 [+0.000, +0.000] |" in text
