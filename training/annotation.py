@@ -61,6 +61,15 @@ def _keyword_hits(text: str) -> set[str]:
     return {name for name in UNLABELLED if hits[name]}
 
 
+#: The columns of an annotation worklist.
+WORKLIST_COLUMNS = ["id", "source", "source_id", "split", "text", "title", "keyword_hits"]
+
+
+def _with_hits(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each text's ``keyword_hits`` (the unlabelled signals whose rules fire on it), sorted."""
+    return frame.assign(keyword_hits=[sorted(_keyword_hits(t)) for t in frame["text"]])
+
+
 def select_for_annotation(corpus: pd.DataFrame, seed: int = 2026) -> pd.DataFrame:
     """The annotation worklist: ``id, source, source_id, split, text, title, keyword_hits`` per item."""
     picked = []
@@ -79,13 +88,12 @@ def select_for_annotation(corpus: pd.DataFrame, seed: int = 2026) -> pd.DataFram
             chosen = with_hits.sample(n=n_hit, random_state=seed)
             rest = probe.drop(index=chosen.index)
             chosen = pd.concat([chosen, rest.sample(n=min(len(rest), n - n_hit), random_state=seed)])
-            chosen = chosen.assign(keyword_hits=[sorted(_keyword_hits(t)) for t in chosen["text"]])
-            picked.append(chosen)
+            picked.append(_with_hits(chosen))
     out = pd.concat(picked)
     picked.append(_targeted(corpus.drop(index=out.index), seed))
     out = pd.concat(picked)
     logger.info("selected %d items for annotation", len(out))
-    return out[["id", "source", "source_id", "split", "text", "title", "keyword_hits"]].reset_index(drop=True)
+    return out[WORKLIST_COLUMNS].reset_index(drop=True)
 
 
 def _targeted(corpus: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -105,7 +113,7 @@ def _targeted(corpus: pd.DataFrame, seed: int) -> pd.DataFrame:
             taken.update(chosen["id"])
             extra.append(chosen)
     out = pd.concat(extra)
-    return out.assign(keyword_hits=[sorted(_keyword_hits(t)) for t in out["text"]])
+    return _with_hits(out)
 
 
 def write_worklist(worklist: pd.DataFrame, path: Path) -> None:
@@ -174,6 +182,7 @@ def select_more(
     rest = probe[~probe["id"].isin(taken)]
     picked.append(rest.sample(n=min(len(rest), random_items), random_state=seed))
     out = pd.concat(picked)
-    out = out.assign(keyword_hits=[sorted(_keyword_hits(t)) for t in out["text"]])
+    # The rules already ran on the probe: reuse their hits rather than running them again.
+    out = out.assign(keyword_hits=[sorted(h) for h in hits.loc[out.index]])
     logger.info("selected %d more %s items for annotation", len(out), split)
-    return out[["id", "source", "source_id", "split", "text", "title", "keyword_hits"]].reset_index(drop=True)
+    return out[WORKLIST_COLUMNS].reset_index(drop=True)

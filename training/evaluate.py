@@ -451,27 +451,25 @@ def _gold_rows(
     examples = example_rows("gold test part", frame, scored, gold=test.drop_duplicates("id").set_index("id"))
     test = test[test["id"].map(lambda i: i in scored and "signals" in scored[i])]
     thresholds = model.pyfunc.unwrap_python_model().scorer.config.signal_thresholds
+    # Each signal's gold labels and served probabilities, read once for its row, the pooled ECE and the decisions.
+    gold_y = {n: test[f"sig_{n}"].to_numpy(dtype=int) for n in SIGNALS}
+    proba = {n: np.array([scored[i]["signals"][n]["probability"] for i in test["id"]]) for n in SIGNALS}
     per_label: dict[str, dict[str, float]] = {}
     eces = []
     for name in SIGNALS:
-        gold_y = test[f"sig_{name}"].to_numpy(dtype=int)
-        proba = np.array([scored[i]["signals"][name]["probability"] for i in test["id"]])
-        rep = binary_report(gold_y, proba, thresholds[name])
+        rep = binary_report(gold_y[name], proba[name], thresholds[name])
         per_label[name] = {k: rep[k] for k in ("precision", "recall", "f1", "support")}
         eces.append(rep["ece"])
     res_gold = test["resurgence"].to_numpy(dtype=int)
     res_proba = np.array([scored[i]["resurgence"]["score"] for i in test["id"]])
     res = binary_report(res_gold, res_proba, 0.5)
-    all_gold = np.concatenate([test[f"sig_{n}"].to_numpy(dtype=int) for n in SIGNALS])
-    all_proba = np.concatenate([[scored[i]["signals"][n]["probability"] for i in test["id"]] for n in SIGNALS])
+    all_gold = np.concatenate([gold_y[n] for n in SIGNALS])
+    all_proba = np.concatenate([proba[n] for n in SIGNALS])
     decisions = pd.DataFrame(
         {
-            **{f"gold.{n}": test[f"sig_{n}"].to_numpy(dtype=int) for n in SIGNALS},
+            **{f"gold.{n}": gold_y[n] for n in SIGNALS},
             "gold.resurgence": res_gold,
-            **{
-                f"pred.{n}": [int(scored[i]["signals"][n]["probability"] >= thresholds[n]) for i in test["id"]]
-                for n in SIGNALS
-            },
+            **{f"pred.{n}": (proba[n] >= thresholds[n]).astype(int) for n in SIGNALS},
             "pred.resurgence": (res_proba >= 0.5).astype(int),
         },
         index=pd.Index(test["id"], name="id"),
