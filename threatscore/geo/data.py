@@ -238,6 +238,11 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
         "Pakistan Peoples Party",
         "Tehreek-e-Labbaik",
         "Lashkar-e-Jhangvi",
+        # Based in Pakistan, attacks in India (so no region of its own); as a cue, its name is no longer read as
+        # "Taiba", a village abroad.
+        "Lashkar-e-Taiba",
+        "Lashkar-e-Toiba",
+        "Lashkar-e-Tayyiba",
         "Frontier Corps",
         "ISPR",
         "PFUJ",
@@ -333,6 +338,7 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
         "Dravida Munnetra Kazhagam",
         "Viduthalai Chiruthaigal Katchi",
         "Naam Tamilar Katchi",
+        "Pattali Makkal Katchi",
     ),
     ("IN", "West Bengal"): ("Trinamool", "Trinamool Congress", "AITC", "Gorkha Janmukti Morcha"),
     ("IN", "Karnataka"): ("KRRS", "Kannada Rakshana Vedike", "Janata Dal (Secular)"),
@@ -346,7 +352,7 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
         "Gurdwara Prabandhak Committee",
         "Shiromani Gurdwara Parbandhak Committee",
     ),
-    ("IN", "Kerala"): ("Indian Union Muslim League", "IUML"),
+    ("IN", "Kerala"): ("Indian Union Muslim League", "IUML", "Left Democratic Front", "LDF"),
     ("IN", "Bihar"): ("Rashtriya Janata Dal", "RJD", "Janata Dal (United)"),
     ("IN", "Odisha"): ("Biju Janata Dal", "BJD"),
     ("IN", "Jharkhand"): ("JMM",),
@@ -374,6 +380,23 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
         "Jaish Khalid bin al-Walid",
         "Khalid ibn al-Walid Army",
     ),
+    # Myanmar's ethnic armed organisations fight in their own states: the Ta'ang, Kokang and Wa armies and both
+    # Shan State Armies in Shan, the Karen armies in Kayin, ARSA in northern Rakhine. ("KIA" is also "killed in
+    # action", and the Arakan Army fights in Chin as well as Rakhine: both left out.)
+    ("MM", "Shan"): (
+        "TNLA",
+        "Ta'ang National Liberation Army",
+        "MNDAA",
+        "Myanmar National Democratic Alliance Army",
+        "SSA-N",
+        "SSA-S",
+        "RCSS",
+        "SSPP",
+        "UWSA",
+        "United Wa State Army",
+    ),
+    ("MM", "Kayin"): ("KNU", "KNLA", "Karen National Union", "Karen National Liberation Army", "DKBA"),
+    ("MM", "Rakhine"): ("ARSA", "Arakan Rohingya Salvation Army"),
     ("PK", "Sindh"): ("MQM", "Muttahida Qaumi Movement"),
     ("PK", "Balochistan"): ("Baloch Liberation Army", "Baloch Liberation Front", "BLA"),
     ("PK", "Khyber Pakhtunkhwa"): ("Pashtun Tahaffuz Movement", "PTM"),
@@ -382,7 +405,19 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
 # Cues for groups active in several countries (ISWAP claims attacks in Burkina Faso; the Taliban name both
 # Afghanistan's and Pakistan's): they still help pick a place's reading, but never make a region alone.
 NO_FALLBACK_CUES: frozenset[str] = frozenset(
-    {"ISWAP", "Hezbollah", "Hizbollah", "Taliban", "Maoists", "Jamaat-e-Islami", "Islamic Jihad", "Peshmerga"}
+    {
+        "ISWAP",
+        "Hezbollah",
+        "Hizbollah",
+        "Taliban",
+        "Maoists",
+        "Jamaat-e-Islami",
+        "Islamic Jihad",
+        "Peshmerga",
+        "Lashkar-e-Taiba",
+        "Lashkar-e-Toiba",
+        "Lashkar-e-Tayyiba",
+    }
 )
 
 # Spellings of first-level regions that neither GeoNames' admin-1 name nor ISO 3166-2 carries, keyed by

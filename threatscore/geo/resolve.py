@@ -408,18 +408,22 @@ class Resolver:
         country_ev, admin_ev, by_key = _evidence(mentions)
         kept: list[Mention] = []
         for m in mentions:
-            chosen = m.choice
-            if chosen is None:
+            if m.choice is None:
                 continue
-            c = chosen
             own_c, _ = by_key.get(m.key, ({}, {}))
-            support = country_ev.get(c.cc, 0.0) - own_c.get(c.cc, 0.0)
             inner_ccs = {inner.cc for j in m.contained if (inner := mentions[j].choice) is not None}
             outer = mentions[m.container].choice if m.container is not None else None
-            # "Tripoli, Lebanon" / "Gwoza (Borno)": a name and the region around it support each other.
-            support += (c.cc in inner_ccs) + (outer is not None and outer.cc == c.cc)
+            c = m.choice
+            support = _support(c, country_ev, own_c, inner_ccs, outer)
             if c.needs_support and support < 0.5:
-                continue
+                # "in Delhi": the territory's name is a frequent word (the city is famous), so alone it needs
+                # support; the city of the same name inside it does not. Only a reading in the same region that
+                # stands alone replaces the one that fell (never a namesake elsewhere: "Bina" is a person).
+                alone = [d for d in m.candidates if not d.needs_support and (d.cc, d.admin1) == (c.cc, c.admin1)]
+                if not alone:
+                    continue
+                c = m.choice = max(alone, key=lambda d: d.prior)
+                support = _support(c, country_ev, own_c, inner_ccs, outer)
             if outer is not None and _conflicts(outer, c):
                 continue  # "Nadir Shah Kot district, Khost": a namesake elsewhere is not this place
             # A town or district in a country nothing else in the article points to, while another country
@@ -427,6 +431,11 @@ class Resolver:
             other = max((v - own_c.get(k, 0.0) for k, v in country_ev.items() if k != c.cc), default=0.0)
             weak = c.kind != KIND_COUNTRY and (c.pop < 200_000 or c.alternate) and support < 0.3
             if weak and other >= 0.6 and other > country_ev.get(c.cc, 0.0):
+                continue
+            # A spelling variant or another name of a small place abroad ("Modi" for Moody, South Dakota; "Pika" for
+            # Pike) while the text names another country outright (a demonym is not enough: "Turkish forces near
+            # Jisr al-Shughur"): a person, a gun or a word, not that place.
+            if weak and other >= 1.0 and (not c.exact or c.alternate) and c.pop < 100_000:
                 continue
             if c.kind == KIND_CITY and not c.exact and c.pop < 5_000 and support < 0.3:
                 continue
@@ -492,13 +501,17 @@ class Resolver:
             seen_place[key].add(c.place)
             places[key].append(m.surface)
         self._attach_unknown_toponyms(doc, mentions, sentences, starts, score, places)
-        if not score:
+        named_countries = {cc for cc, _ in score}
+        if all(admin < 0 for _, admin in score):
             # No place named: a party or group rooted in one country or region is the best evidence left
             # ("DMK workers protested ..." is Tamil Nadu). Counted like a demonym, so cues pointing at two
-            # countries make no region.
+            # countries make no region. Where only countries are named ("clashes between the TNLA and the Burmese
+            # army"), a group rooted in one region of a named country gives that region.
             for m in mentions:
                 c = m.choice
                 assert c is not None
+                if named_countries and (c.cc not in named_countries or c.kind == KIND_COUNTRY):
+                    continue
                 if c.cue and fold(m.surface) not in _NO_FALLBACK_CUES:
                     key = (c.cc, c.admin1 if c.kind != KIND_COUNTRY else -1)
                     score[key] += m.weight
@@ -625,6 +638,19 @@ def _evidence(
             admin[c.admin1] += w
             own_a[c.admin1] += w
     return country, admin, per_key
+
+
+def _support(
+    c: Candidate, country_ev: dict[str, float], own_c: dict[str, float], inner_ccs: set[str], outer: Candidate | None
+) -> float:
+    """Evidence for ``c``'s country from the rest of the article (its own name discounted), plus one for a name it
+    contains or is contained in: "Tripoli, Lebanon" / "Gwoza (Borno)" support each other."""
+    return (
+        country_ev.get(c.cc, 0.0)
+        - own_c.get(c.cc, 0.0)
+        + (c.cc in inner_ccs)
+        + (outer is not None and outer.cc == c.cc)
+    )
 
 
 def _containment_bonus(c: Candidate, mentions: list[Mention], m: Mention, idx: int) -> float:
