@@ -256,6 +256,41 @@ def test_towns_missing_from_geonames_are_known() -> None:
     assert _regions("Coalition strikes on Shafa town kill 18 people near Hajin.")[0] == ("SY", "Deir ez-Zor")
 
 
+def test_pakistans_tribal_agencies_and_their_acronyms_are_known() -> None:
+    # Missing from GeoNames' lists, yet the heart of reporting on the Pakistani Taliban.
+    for name in ("North Waziristan", "South Waziristan Agency", "Mohmand Agency", "Khyber Agency", "Tirah valley"):
+        text = f"Militants attacked a check post in {name} on Monday."
+        assert _regions(text) == [("PK", "Federally Administered Tribal Areas")], name
+    assert _regions("Two bodies were recovered from Lyari on Sunday.") == [("PK", "Sindh")]
+    assert _regions("A blast in Hangu District killed two people.") == [("PK", "Khyber Pakhtunkhwa")]
+    # A region's acronym counts in capitals ("FATA", "NWFP"), never as a lower-case word or a two-letter one.
+    assert _regions("Security forces raided a compound in FATA.") == [("PK", "Federally Administered Tribal Areas")]
+    assert _regions("Security forces raided a compound in NWFP.") == [("PK", "Khyber Pakhtunkhwa")]
+    assert _regions("The fata morgana shimmered over the road.") == []
+
+
+def test_burkina_fasos_war_communes_and_peoples_are_known() -> None:
+    assert _regions("Suspected JNIM militants attacked the military detachment in Koutougou.") == [("BF", "Sahel")]
+    assert _regions("Gunmen ambushed a convoy near Boungou in Burkina Faso.") == [("BF", "Est")]
+    # The Mossi are a people of Burkina Faso, not Moshi in Tanzania.
+    assert _regions("Militants killed four civilians from the Mossi and Foulse communities.") == [("BF", None)]
+
+
+def test_nepals_districts_give_their_development_region() -> None:
+    assert _regions("Madhesi Front supporters clashed with the police in Mahottari district.") == [("NP", "Central")]
+    assert _regions("A bandh was enforced across Saptari and Siraha on Friday.") == [("NP", "Eastern")]
+    assert _regions("Police opened fire on protesters in Kailali.") == [("NP", "Far Western")]
+    # A district named like a word or a place elsewhere counts only as "… district".
+    assert _regions("The Mustang convertible was stolen overnight.") == []
+    assert _regions("Protesters blocked the highway in Bara district.") == [("NP", "Central")]
+
+
+def test_a_head_of_government_is_a_country_cue() -> None:
+    # "Modi" skeleton-matches Moody (US); as India's prime minister he says the country when no place is named.
+    assert _regions("Militants lobbed a grenade two days before PM Modi's visit to the area.") == [("IN", None)]
+    assert _regions("Modi addressed a rally in Varanasi.")[0] == ("IN", "Uttar Pradesh")
+
+
 def test_acled_parentheses_name_the_areas_around_a_place() -> None:
     # "Kain (Kain, Yatenga)": Myanmar's Kayin and Norway's Solle are namesakes outside the areas named around them.
     text = "Presumed JNIM militants ambushed an army unit near Kain (Kain, Yatenga), killing one soldier."
@@ -380,6 +415,10 @@ def test_admin1_names_normalise_across_sources() -> None:
     assert normalize_admin1("AF", "Paktya") == normalize_admin1("AF", "Paktia")
     assert normalize_admin1("AF", "day kundi") == normalize_admin1("AF", "Daykundi")
     assert normalize_admin1("AF", "Paktya") != normalize_admin1("AF", "Paktika")
+    # The resolver's own display name is that region, even where spelling rules would read it as another one
+    # ("Mexico City" without "City" is the State of Mexico); ACLED's older name for it is the same region.
+    assert normalize_admin1("MX", "Mexico City") == normalize_admin1("MX", "Distrito Federal")
+    assert normalize_admin1("MX", "Mexico City") != normalize_admin1("MX", "Mexico")
 
 
 def test_evaluate_places_reports_per_source() -> None:

@@ -226,7 +226,9 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
     "LB": ("Hezbollah", "Hizbollah", "Lebanese Armed Forces"),
     "IQ": ("Popular Mobilization Forces", "Hashd al-Shaabi", "Peshmerga"),
     "ML": ("MINUSMA", "FAMa"),
-    "BF": ("VDP", "Volunteers for the Defense of the Homeland", "Ansarul Islam"),
+    # The Mossi are Burkina Faso's largest people ("civilians from the Mossi and Foulse communities"); the
+    # Koglweogo its village self-defence groups.
+    "BF": ("VDP", "Volunteers for the Defense of the Homeland", "Ansarul Islam", "Mossi", "Koglweogo"),
     "CD": ("FARDC", "MONUSCO", "M23", "ADF", "CODECO"),
     "PK": (
         "TTP",
@@ -254,6 +256,9 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
     "IN": (
         "Maoists",
         "Naxalites",
+        # India's prime minister since 2014 ("PM Modi's visit to the area"), not Moody County, South Dakota.
+        "Modi",
+        "Narendra Modi",
         "CPI-Maoist",
         "CRPF",
         "BJP",
@@ -700,11 +705,124 @@ SUBREGIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("NG", "Borno"): ("Sambisa", "Sambisa Forest", "Sambisa forest"),
     ("IQ", "Ninawa"): ("Nineveh Plains", "Sinjar Mountains"),
     ("LB", "Beqaa"): ("Bekaa Valley",),
+    # Pakistan's tribal agencies (districts of Khyber Pakhtunkhwa since 2018; GeoNames and ACLED's older events keep
+    # the Tribal Areas as their region), and Hangu district: at the heart of reporting on the Pakistani Taliban, and
+    # missing from GeoNames' lists.
+    ("PK", "Federally Administered Tribal Areas"): (
+        "North Waziristan",
+        "South Waziristan",
+        "Waziristan",
+        "Khyber Agency",
+        "Mohmand Agency",
+        "Mohmand",
+        "Bajaur Agency",
+        "Bajaur",
+        "Orakzai Agency",
+        "Orakzai",
+        "Kurram Agency",
+        "Kurram",
+        "Tirah Valley",
+        "Tirah",
+    ),
+    ("PK", "Khyber Pakhtunkhwa"): ("Hangu",),
+    # Nepal's districts, by the development region GeoNames keeps as admin-1 (and ACLED's older events use): news
+    # places events by district ("Mahottari district", "Saptari"), and GeoNames has almost none of them. Names that
+    # are also places or words elsewhere (Bara, Parsa, Dang, Gorkha, Mustang, Parbat, Salyan, Ilam, Bhojpur,
+    # Lalitpur, Kanchanpur) count only with "district" after them.
+    ("NP", "Eastern"): (
+        "Jhapa",
+        "Morang",
+        "Sunsari",
+        "Saptari",
+        "Siraha",
+        "Udayapur",
+        "Panchthar",
+        "Taplejung",
+        "Dhankuta",
+        "Terhathum",
+        "Sankhuwasabha",
+        "Khotang",
+        "Okhaldhunga",
+        "Solukhumbu",
+        "Ilam district",
+        "Bhojpur district",
+    ),
+    ("NP", "Central"): (
+        "Dhanusha",
+        "Dhanusa",
+        "Mahottari",
+        "Sarlahi",
+        "Sindhuli",
+        "Ramechhap",
+        "Dolakha",
+        "Rautahat",
+        "Chitwan",
+        "Makwanpur",
+        "Kavrepalanchok",
+        "Kavre",
+        "Sindhupalchok",
+        "Sindhupalchowk",
+        "Nuwakot",
+        "Rasuwa",
+        "Dhading",
+        "Bara district",
+        "Parsa district",
+        "Lalitpur district",
+    ),
+    ("NP", "Western"): (
+        "Nawalparasi",
+        "Rupandehi",
+        "Kapilvastu",
+        "Kapilbastu",
+        "Palpa",
+        "Arghakhanchi",
+        "Gulmi",
+        "Syangja",
+        "Tanahun",
+        "Kaski",
+        "Lamjung",
+        "Manang",
+        "Myagdi",
+        "Baglung",
+        "Gorkha district",
+        "Mustang district",
+        "Parbat district",
+    ),
+    ("NP", "Mid Western"): (
+        "Banke",
+        "Bardiya",
+        "Bardia",
+        "Surkhet",
+        "Rolpa",
+        "Rukum",
+        "Pyuthan",
+        "Dailekh",
+        "Jajarkot",
+        "Humla",
+        "Jumla",
+        "Mugu",
+        "Dolpa",
+        "Kalikot",
+        "Dang district",
+        "Salyan district",
+    ),
+    ("NP", "Far Western"): (
+        "Kailali",
+        "Doti",
+        "Dadeldhura",
+        "Baitadi",
+        "Darchula",
+        "Bajhang",
+        "Bajura",
+        "Achham",
+        "Kanchanpur district",
+    ),
 }
 
 # Towns and city districts that GeoNames' 1,000+ list lacks (no population on record) but conflict reporting names
 # often, keyed like ADMIN1_ALIASES; each entry is one place's spellings, the first its name. Public knowledge of which
-# governorate each lies in, for well-known places of the Syrian war.
+# governorate or province each lies in, for well-known places of the Syrian war, of Pakistan's tribal areas and
+# Karachi, and of Burkina Faso's war.
 EXTRA_TOWNS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
     ("SY", "Idlib"): (
         ("al-Fu'ah", "Fu'ah", "al-Fu'aa", "Foua", "al-Foua", "Fuaa"),
@@ -780,6 +898,24 @@ EXTRA_TOWNS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
         ("al-Waer", "Waer", "al-Wa'er"),
     ),
     ("SY", "Latakia"): (("Kabani", "Kabbaneh", "Kabana"), ("Kinsabba", "Kinsibba")),
+    ("PK", "Federally Administered Tribal Areas"): (("Wana",), ("Ghalanai",)),
+    # Burkina Faso's communes in the news of the jihadist war since 2016 (Nassoumbou, Koutougou, Solhan, Seytenga),
+    # below GeoNames' 1,000+ list.
+    ("BF", "Sahel"): (
+        ("Gorgadji",),
+        ("Inata",),
+        ("Koutougou",),
+        ("Nassoumbou",),
+        ("Tongomayel",),
+        ("Silgadji",),
+        ("Solhan",),
+        ("Seytenga",),
+        ("Markoye",),
+        ("Mansila",),
+    ),
+    ("BF", "Centre-Nord"): (("Pensa",), ("Barsalogho",), ("Dablo",), ("Foube", "Foubé")),
+    ("BF", "Est"): (("Boungou",), ("Kantchari",), ("Foutouri",)),
+    ("PK", "Sindh"): (("Lyari", "Layari"),),
 }
 #: A listed town's population for its prior: small, like most of them (Kafriya, Jobar, al-Rukban).
 EXTRA_TOWN_POPULATION = 10_000

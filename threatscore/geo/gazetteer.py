@@ -471,7 +471,9 @@ def build(min_city_population: int = 1000) -> Gazetteer:
     for admin, names in admin_names.items():
         cc = b.admin1_cc[admin]
         for name in names:
-            b.add_name(admin_places[admin], name, strip_article=cc in data.ARABIC_ARTICLE_COUNTRIES)
+            # "FATA", "NWFP", "AJK": an acronym names its region only in capitals ("kp" is no province).
+            flags = FLAG_CASE_SENSITIVE if name.isupper() and len(name) >= 3 else 0
+            b.add_name(admin_places[admin], name, flags, strip_article=cc in data.ARABIC_ARTICLE_COUNTRIES)
             key = skeleton(_strip_admin_words(name))
             admin1_by_skeleton.setdefault((cc, key), admin)
             admin1_by_skeleton.setdefault((cc, _strip_article(key)), admin)

@@ -303,9 +303,10 @@ class Resolver:
             else:
                 exact = form in (folded, bare)
             place = gaz.entry_place[i]
-            if acronym and not (exact and gaz.place_kind[place] == KIND_COUNTRY) and not flags & FLAG_CUE:
-                continue  # but "IRAN." heading a report is the country, and "DMK" a Tamil party
             kind = gaz.place_kind[place]
+            named_acronym = kind == KIND_ADMIN1 and flags & FLAG_CASE_SENSITIVE  # "FATA", "NWFP"
+            if acronym and not (exact and kind == KIND_COUNTRY) and not flags & FLAG_CUE and not named_acronym:
+                continue  # but "IRAN." heading a report is the country, "DMK" a Tamil party and "FATA" a region
             demonym = bool(flags & FLAG_DEMONYM)
             if stopped and not demonym:
                 continue
@@ -317,7 +318,9 @@ class Resolver:
                 continue  # a common word that is only some town's alternate name ("Port" for Perth)
             elif in_name:
                 # "Othman Baraka", "Ahmed Sultan": part of a person's name unless the place is famous.
-                if not ((kind == KIND_COUNTRY and zipf < 4.0) or (exact and pop >= 100_000 and zipf < 3.0)):
+                # An alternate name is not famous ("Dure Kamil": Kamil is another name of a Chinese county).
+                famous = exact and not flags & FLAG_ALTERNATE and pop >= 100_000 and zipf < 3.0
+                if not ((kind == KIND_COUNTRY and zipf < 4.0) or famous):
                     continue
             elif kind == KIND_COUNTRY:
                 if zipf >= 5.5:
