@@ -727,8 +727,9 @@ SUBREGIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("PK", "Khyber Pakhtunkhwa"): ("Hangu",),
     # Nepal's districts, by the development region GeoNames keeps as admin-1 (and ACLED's older events use): news
     # places events by district ("Mahottari district", "Saptari"), and GeoNames has almost none of them. Names that
-    # are also places or words elsewhere (Bara, Parsa, Dang, Gorkha, Mustang, Parbat, Salyan, Ilam, Bhojpur,
-    # Lalitpur, Kanchanpur) count only with "district" after them.
+    # are also places or words elsewhere (Bara, Parsa, Gorkha, Mustang, Parbat, Salyan, Ilam, Kanchanpur; Bardiya is
+    # Libya's Bardia, Palpa a Peruvian town) count only with "district" after them; Dang, Bhojpur and Lalitpur, whose
+    # "district" is Indian too, are left out.
     ("NP", "Eastern"): (
         "Jhapa",
         "Morang",
@@ -745,7 +746,6 @@ SUBREGIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "Okhaldhunga",
         "Solukhumbu",
         "Ilam district",
-        "Bhojpur district",
     ),
     ("NP", "Central"): (
         "Dhanusha",
@@ -767,14 +767,13 @@ SUBREGIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "Dhading",
         "Bara district",
         "Parsa district",
-        "Lalitpur district",
     ),
     ("NP", "Western"): (
         "Nawalparasi",
         "Rupandehi",
         "Kapilvastu",
         "Kapilbastu",
-        "Palpa",
+        "Palpa district",
         "Arghakhanchi",
         "Gulmi",
         "Syangja",
@@ -790,8 +789,7 @@ SUBREGIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("NP", "Mid Western"): (
         "Banke",
-        "Bardiya",
-        "Bardia",
+        "Bardiya district",
         "Surkhet",
         "Rolpa",
         "Rukum",
@@ -800,10 +798,9 @@ SUBREGIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "Jajarkot",
         "Humla",
         "Jumla",
-        "Mugu",
+        "Mugu district",
         "Dolpa",
         "Kalikot",
-        "Dang district",
         "Salyan district",
     ),
     ("NP", "Far Western"): (
