@@ -173,7 +173,7 @@ def build_torch_fp32(checkpoint: Checkpoint, reference: Scorer | None, batch_siz
     # A blended model keeps its TF-IDF heads, weights and temperatures: only the encoder's engine differs.
     heads: Any = torch_heads
     if blend is not None:
-        heads = BlendedHeads(torch_heads, blend.lexical, blend.weights, blend.temperatures)
+        heads = BlendedHeads(torch_heads, blend.lexical, blend.weights, blend.temperatures, blend.signal_weights)
     config = reference.config if reference is not None and served is not None else ScorerConfig()
     scorer = Scorer(heads, config)
     info = ModelInfo(name=config.name)

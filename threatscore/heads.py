@@ -165,8 +165,10 @@ class BlendedHeads:
     """An encoder's heads averaged with lexical (TF-IDF) heads, one weight per output.
 
     ``weights[output]`` is the encoder's share (1.0: the encoder alone, 0.0: the lexical heads alone), chosen on dev
-    by ``training.lexical_blend.choose_lexical_blend``; ``temperatures[output]`` then re-calibrates the blend (an
-    average of two calibrated probabilities is not calibrated itself), fitted on dev too. The two kinds of head err
+    by ``training.lexical_blend.choose_lexical_blend``; ``signal_weights`` may give single signals their own share
+    (a signal with few training positives the encoder reads poorly leans on its keyword rule); ``temperatures[output]``
+    then re-calibrates the blend (an average of two calibrated probabilities is not calibrated itself), fitted on dev
+    too. The two kinds of head err
     differently: TF-IDF reads the ACLED vocabulary of event types ("IED", "shelling") that the encoder blurs, the
     encoder reads claims and context that bag-of-words misses. The scorer pools the encoder over an article's
     chunks and mixes in the TF-IDF heads read over the whole article, as they were trained (``mix``).
@@ -178,10 +180,14 @@ class BlendedHeads:
         lexical: TextHeads,
         weights: Mapping[str, float],
         temperatures: Mapping[str, float] | None = None,
+        signal_weights: Mapping[str, float] | None = None,
     ) -> None:
         if set(weights) != set(BLENDED_OUTPUTS):
             raise ValueError(f"weights must name exactly {list(BLENDED_OUTPUTS)}, got {sorted(weights)}")
-        bad = {k: v for k, v in weights.items() if not 0.0 <= v <= 1.0}
+        signal_weights = dict(signal_weights or {})
+        if set(signal_weights) - set(SIGNALS):
+            raise ValueError(f"signal_weights must name signals of {list(SIGNALS)}, got {sorted(signal_weights)}")
+        bad = {k: v for k, v in {**weights, **signal_weights}.items() if not 0.0 <= v <= 1.0}
         if bad:
             raise ValueError(f"blend weights must lie in [0, 1], got {bad}")
         temperatures = dict(temperatures or {})
@@ -190,8 +196,18 @@ class BlendedHeads:
         self.encoder = encoder
         self.lexical = lexical
         self.weights = dict(weights)
+        self.signal_weights = signal_weights
         self.temperatures = dict.fromkeys(BLENDED_OUTPUTS, 1.0) | temperatures
         self.max_words = encoder.max_words
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("signal_weights", {})  # blends pickled before per-signal shares
+        self.__dict__.update(state)
+
+    def shares(self) -> dict[str, float | FloatArray]:
+        """The encoder's share per output, for ``blend_outputs``: signals as one share per signal column."""
+        signals = np.array([self.signal_weights.get(n, self.weights["signals"]) for n in SIGNALS])
+        return {**self.weights, "signals": signals}
 
     def predict(self, texts: Sequence[str]) -> HeadOutputs:
         """The weighted average of both heads' probabilities for each text, per output, re-calibrated. (The scorer
@@ -200,7 +216,7 @@ class BlendedHeads:
 
     def mix(self, encoder: HeadOutputs, lexical: HeadOutputs) -> HeadOutputs:
         """Blend the two heads' outputs for the same texts (or articles) and re-calibrate them."""
-        return calibrate_outputs(blend_outputs(encoder, lexical, self.weights), self.temperatures)
+        return calibrate_outputs(blend_outputs(encoder, lexical, self.shares()), self.temperatures)
 
     def predict_signals(self, texts: Sequence[str]) -> FloatArray:
         """Signal probabilities for sentences, blended with the signals' weight and re-calibrated."""
@@ -209,7 +225,7 @@ class BlendedHeads:
     def mix_signals(self, encoder: FloatArray, texts: Sequence[str]) -> FloatArray:
         """The encoder's signal probabilities for sentences ``texts`` (however it read them) blended with the
         lexical heads' and re-calibrated."""
-        w = self.weights["signals"]
+        w = self.shares()["signals"]
         mixed = w * encoder + (1.0 - w) * self.lexical.predict_signals(texts)
         return temper_binary(mixed, self.temperatures["signals"])
 
@@ -220,12 +236,14 @@ class BlendedHeads:
             f"blend.{k}": f"{v:.2f} encoder + {1 - v:.2f} lexical, T={self.temperatures[k]:.2f}"
             for k, v in self.weights.items()
         }
+        blend |= {f"blend.signal.{k}": f"{v:.2f} encoder + {1 - v:.2f} lexical" for k, v in self.signal_weights.items()}
         return {**self.encoder.describe(), **lexical, **blend}
 
 
-def blend_outputs(encoder: HeadOutputs, lexical: HeadOutputs, weights: Mapping[str, float]) -> HeadOutputs:
+def blend_outputs(encoder: HeadOutputs, lexical: HeadOutputs, weights: Mapping[str, float | FloatArray]) -> HeadOutputs:
     """``weights[o] * encoder.o + (1 - weights[o]) * lexical.o`` for each output ``o`` of ``BLENDED_OUTPUTS``
-    (distributions stay distributions); resurgence is the encoder's."""
+    (distributions stay distributions; a share may be one per column, as ``BlendedHeads.shares`` gives the signals);
+    resurgence is the encoder's."""
     mixed = {
         name: weights[name] * getattr(encoder, name) + (1.0 - weights[name]) * getattr(lexical, name)
         for name in BLENDED_OUTPUTS

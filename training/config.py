@@ -132,6 +132,8 @@ class LexicalBlendConfig(_Frozen):
     signals: SignalsConfig = SignalsConfig()
     #: Candidate encoder shares; 1.0 (the encoder alone) is always a candidate.
     weight_grid: tuple[float, ...] = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
+    #: Also choose each signal's own share (by its own dev log loss) where it beats the signals' common share.
+    per_signal: bool = False
 
     @field_validator("weight_grid")
     @classmethod

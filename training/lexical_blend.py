@@ -14,9 +14,18 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sklearn.metrics import f1_score, log_loss
 
-from threatscore.heads import BLENDED_OUTPUTS, BlendedHeads, HeadOutputs, TextHeads, blend_outputs, logit
+from threatscore.heads import (
+    BLENDED_OUTPUTS,
+    BlendedHeads,
+    FloatArray,
+    HeadOutputs,
+    TextHeads,
+    blend_outputs,
+    logit,
+)
 from threatscore.scorer import Scorer, ScorerConfig
 from threatscore.taxonomy import SIGNALS
 from training.baseline import fit_baseline
@@ -58,12 +67,15 @@ def choose_lexical_blend(
     dev: pd.DataFrame,
     targets: Targets,
     grid: Sequence[float],
+    per_signal: bool = False,
 ) -> tuple[BlendedHeads, ScorerConfig, dict[str, float]]:
     """Each output's encoder share from ``grid``: the one with the lowest dev log loss on the dev articles scored as
     served (relevance on ``relevance_rows``, signals on the rows with gold or source labels, event types and severity
     on their labelled rows). Log loss, a proper scoring rule, rewards a share only when it both ranks and is
     calibrated: on dev, TF-IDF relevance read chunk by chunk raised the best-threshold F1 of the blend but doubled its
-    calibration error. Ties (within 1e-4) keep the larger encoder share. The dev F1 of every share is logged too."""
+    calibration error. Ties (within 1e-4) keep the larger encoder share. The dev F1 of every share is logged too.
+    With ``per_signal``, each signal then gets its own share where that lowers its own dev log loss
+    (``choose_signal_shares``)."""
     articles = corpus_articles(dev)
     # Both kinds of head read every dev article once, as the scorer serves a blend: the encoder pooled over the
     # chunks, the TF-IDF heads over the whole article; the weights only re-mix those outputs.
@@ -81,15 +93,51 @@ def choose_lexical_blend(
                 best[output] = (w, loss)
     weights = {output: best.get(output, (1.0, 0.0))[0] for output in BLENDED_OUTPUTS}
     metrics.update({f"dev.blend.{output}.weight": w for output, w in weights.items()})
-    temperatures = blend_temperatures(blend_outputs(pooled, whole, weights), dev, targets)
+    signal_weights: dict[str, float] = {}
+    if per_signal:
+        signal_weights = choose_signal_shares(pooled.signals, whole.signals, targets, grid, weights["signals"])
+        metrics.update({f"dev.blend.signal.{name}.weight": w for name, w in signal_weights.items()})
+    shares = BlendedHeads(encoder, lexical, weights, signal_weights=signal_weights).shares()
+    temperatures = blend_temperatures(blend_outputs(pooled, whole, shares), dev, targets)
     # An output the encoder scores alone keeps the encoder's own calibration.
-    temperatures = {output: 1.0 if weights[output] == 1.0 else t for output, t in temperatures.items()}
+    alone = {o: bool(np.all(np.asarray(shares[o]) == 1.0)) for o in BLENDED_OUTPUTS}
+    temperatures = {output: 1.0 if alone[output] else t for output, t in temperatures.items()}
     metrics.update({f"dev.blend.{output}.temperature": t for output, t in temperatures.items()})
-    logger.info("lexical blend, encoder share per output: %s; temperatures %s", weights, temperatures)
-    heads = BlendedHeads(encoder, lexical, weights, temperatures)
+    logger.info(
+        "lexical blend, encoder share per output: %s, per signal: %s; temperatures %s",
+        weights,
+        signal_weights or "none",
+        temperatures,
+    )
+    heads = BlendedHeads(encoder, lexical, weights, temperatures, signal_weights)
     served = heads.mix(pooled, whole)
     config = choose_thresholds(scorer_config, dev, targets, served.signals, served.relevance, metrics)
     return heads, config, metrics
+
+
+def choose_signal_shares(
+    encoder: FloatArray, lexical: FloatArray, targets: Targets, grid: Sequence[float], common: float
+) -> dict[str, float]:
+    """Each signal's own encoder share from ``grid``: the one with the lowest dev log loss on that signal's labelled
+    rows (gold or source labels), kept only where it differs from the signals' ``common`` share and beats it by more
+    than 1 % of its loss (a share per signal rests on a few dev positives; the common share on all of them).
+    mass_casualty is served as the high-severity probability and keeps the common share."""
+    labelled = targets.signal_weight >= 1.0
+    chosen: dict[str, float] = {}
+    for j, name in enumerate(SIGNALS):
+        rows = labelled[:, j]
+        gold = targets.signals[rows, j]
+        if name == "mass_casualty" or rows.sum() < 10 or gold.sum() < 3:
+            continue
+
+        def loss(w: float, j: int = j, rows: NDArray[np.bool_] = rows, gold: FloatArray = gold) -> float:
+            return binary_log_loss(gold, w * encoder[rows, j] + (1.0 - w) * lexical[rows, j])
+
+        # Ties (within 1e-4) keep the larger encoder share, as for the common share.
+        best = min(sorted(grid, reverse=True), key=lambda w: round(loss(w), 4))
+        if best != common and loss(best) < 0.99 * loss(common):
+            chosen[name] = best
+    return chosen
 
 
 def blend_temperatures(pooled: HeadOutputs, dev: pd.DataFrame, targets: Targets) -> dict[str, float]:

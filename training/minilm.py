@@ -670,7 +670,13 @@ def fit_minilm(
 
         lexical = fit_lexical_heads(corpus, config)
         served, scorer_config, blend_metrics = choose_lexical_blend(
-            heads, lexical, scorer_config, dev, dev_targets, config.lexical_blend.weight_grid
+            heads,
+            lexical,
+            scorer_config,
+            dev,
+            dev_targets,
+            config.lexical_blend.weight_grid,
+            per_signal=config.lexical_blend.per_signal,
         )
         metrics.update(blend_metrics)
     if config.stacking is not None and gold_train is not None and len(gold_train):

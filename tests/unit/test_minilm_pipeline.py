@@ -392,6 +392,70 @@ def test_blended_outputs_are_the_weighted_average_of_both_heads(tiny_blend_fit):
     np.testing.assert_allclose(warm.signals, cold.signals)  # no temperature given: unchanged
 
 
+def test_a_signal_may_have_its_own_share_and_old_blends_still_load(tiny_blend_fit):
+    import pickle
+
+    from threatscore.heads import BlendedHeads
+
+    enc, lex = tiny_blend_fit.heads.encoder, tiny_blend_fit.heads.lexical
+    weights = {"relevance": 1.0, "signals": 0.8, "event_types": 0.5, "severity": 0.5}
+    own = BlendedHeads(enc, lex, weights, signal_weights={"recruitment": 0.0})
+    texts = ["The group recruited young men.", "Troops patrolled the market."]
+    a, b = enc.predict(texts).signals, lex.predict(texts).signals
+    j = SIGNALS.index("recruitment")
+    got = own.predict(texts).signals
+    np.testing.assert_allclose(got[:, j], b[:, j])  # the lexical head alone for that signal
+    others = [k for k in range(len(SIGNALS)) if k != j]
+    np.testing.assert_allclose(got[:, others], 0.8 * a[:, others] + 0.2 * b[:, others])
+    # Sentences for evidence are blended the same way.
+    sentences = enc.predict_signals(texts), lex.predict_signals(texts)
+    np.testing.assert_allclose(own.predict_signals(texts)[:, j], sentences[1][:, j])
+    assert own.describe()["blend.signal.recruitment"] == "0.00 encoder + 1.00 lexical"
+    with pytest.raises(ValueError, match="must name signals"):
+        BlendedHeads(enc, lex, weights, signal_weights={"recruiting": 0.5})
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        BlendedHeads(enc, lex, weights, signal_weights={"recruitment": -0.1})
+    # A blend pickled before signals had their own shares loads with none.
+    old = BlendedHeads(enc, lex, weights)
+    state = dict(old.__dict__)
+    del state["signal_weights"]
+    revived = BlendedHeads.__new__(BlendedHeads)
+    revived.__setstate__(state)
+    assert revived.signal_weights == {}
+    np.testing.assert_allclose(revived.predict(texts).signals, old.predict(texts).signals)
+    again = pickle.loads(pickle.dumps(own))
+    np.testing.assert_allclose(again.predict(texts).signals, got)
+
+
+def test_a_signal_gets_its_own_share_only_where_its_dev_log_loss_clearly_drops():
+    from training.lexical_blend import choose_signal_shares
+    from training.minilm import Targets
+
+    rng = np.random.default_rng(0)
+    n = 200
+    gold = (rng.random((n, len(SIGNALS))) < 0.2).astype(float)
+    noise = rng.random((n, len(SIGNALS)))
+    # The encoder reads every signal well but recruitment, which it scores at random; the lexical heads are the
+    # other way round for recruitment and useless elsewhere.
+    encoder = np.clip(0.1 + 0.8 * gold + 0.05 * (noise - 0.5), 0.01, 0.99)
+    lexical = np.full((n, len(SIGNALS)), 0.2)
+    j = SIGNALS.index("recruitment")
+    encoder[:, j] = noise[:, j]
+    lexical[:, j] = np.where(gold[:, j] == 1, 0.85, 0.05)
+    weight = np.ones((n, len(SIGNALS)))
+    weight[:, SIGNALS.index("prison_break")] = 0.5  # weak labels only: not a dev label
+    empty = np.full(n, np.nan)
+    targets = Targets(empty, np.ones(n), gold, weight, np.zeros(n, int), np.zeros(n, int), empty, np.zeros(n))
+    grid = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
+    # The common share (the encoder alone) is kept where it is the best.
+    assert choose_signal_shares(encoder, lexical, targets, grid, common=1.0) == {"recruitment": 0.0}
+    # Against a common share that is clearly worse, the labelled signals move; mass_casualty (served as the
+    # high-severity probability) and a signal with weak labels only never get a share of their own.
+    chosen = choose_signal_shares(encoder, lexical, targets, grid, common=0.6)
+    assert chosen["recruitment"] == 0.0 and chosen["militant_attack"] == 1.0
+    assert "prison_break" not in chosen and "mass_casualty" not in chosen
+
+
 def test_blend_weights_and_grids_are_validated(tiny_blend_fit):
     from pydantic import ValidationError
 
