@@ -165,10 +165,9 @@ class BlendedHeads:
     """An encoder's heads averaged with lexical (TF-IDF) heads, one weight per output.
 
     ``weights[output]`` is the encoder's share (1.0: the encoder alone, 0.0: the lexical heads alone), chosen on dev
-    by ``training.lexical_blend.choose_lexical_blend``; ``signal_weights`` may give single signals their own share
-    (a signal with few training positives the encoder reads poorly leans on its keyword rule); ``temperatures[output]``
-    then re-calibrates the blend (an average of two calibrated probabilities is not calibrated itself), fitted on dev
-    too. The two kinds of head err
+    by ``training.lexical_blend.choose_lexical_blend``, and ``signal_weights`` may give single signals their own
+    share (``lexical_blend.per_signal``, off by default); ``temperatures[output]`` then re-calibrates the blend (an
+    average of two calibrated probabilities is not calibrated itself), fitted on dev too. The two kinds of head err
     differently: TF-IDF reads the ACLED vocabulary of event types ("IED", "shelling") that the encoder blurs, the
     encoder reads claims and context that bag-of-words misses. The scorer pools the encoder over an article's
     chunks and mixes in the TF-IDF heads read over the whole article, as they were trained (``mix``).
