@@ -204,9 +204,8 @@ class BlendedHeads:
         self.__dict__.update(state)
 
     def shares(self) -> dict[str, float | FloatArray]:
-        """The encoder's share per output, for ``blend_outputs``: signals as one share per signal column."""
-        signals = np.array([self.signal_weights.get(n, self.weights["signals"]) for n in SIGNALS])
-        return {**self.weights, "signals": signals}
+        """The encoder's share per output, for ``blend_outputs`` (see ``blend_shares``)."""
+        return blend_shares(self.weights, self.signal_weights)
 
     def predict(self, texts: Sequence[str]) -> HeadOutputs:
         """The weighted average of both heads' probabilities for each text, per output, re-calibrated. (The scorer
@@ -239,9 +238,16 @@ class BlendedHeads:
         return {**self.encoder.describe(), **lexical, **blend}
 
 
+def blend_shares(weights: Mapping[str, float], signal_weights: Mapping[str, float]) -> dict[str, float | FloatArray]:
+    """The encoder's share per output for ``blend_outputs``: ``weights``, with the signals as one share per signal
+    column (a signal's own share from ``signal_weights``, else the signals' common one)."""
+    signals = np.array([signal_weights.get(n, weights["signals"]) for n in SIGNALS])
+    return {**weights, "signals": signals}
+
+
 def blend_outputs(encoder: HeadOutputs, lexical: HeadOutputs, weights: Mapping[str, float | FloatArray]) -> HeadOutputs:
     """``weights[o] * encoder.o + (1 - weights[o]) * lexical.o`` for each output ``o`` of ``BLENDED_OUTPUTS``
-    (distributions stay distributions; a share may be one per column, as ``BlendedHeads.shares`` gives the signals);
+    (distributions stay distributions; a share may be one per column, as ``blend_shares`` gives the signals);
     resurgence is the encoder's."""
     mixed = {
         name: weights[name] * getattr(encoder, name) + (1.0 - weights[name]) * getattr(lexical, name)

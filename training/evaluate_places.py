@@ -17,7 +17,6 @@ Until the unified corpus exists, ``load_raw_gold`` reads gold rows straight from
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import re
@@ -31,7 +30,6 @@ import pandas as pd
 
 from threatscore.geo import data as geo_data
 from threatscore.geo import get_gazetteer, resolve_regions
-from threatscore.geo.gazetteer import Gazetteer
 from threatscore.geo.normalize import fold
 
 logger = logging.getLogger(__name__)
@@ -141,23 +139,12 @@ def normalize_admin1(country_code: str | None, name: str | None) -> str | None:
     plain = " ".join(_SUFFIX_RE.sub(" ", fold(name.replace("_", " "))).split())
     alias = ADMIN1_GOLD_ALIASES.get((cc, plain))
     gaz = get_gazetteer()
-    # A region's own display name first: spelling rules drop "City" from "Mexico City", which then reads as
-    # the State of Mexico.
-    shown = _admin1_by_display(gaz).get((cc, name.strip()))
-    if shown is not None:
-        return f"{cc}#{shown}"
     for candidate in (alias, name.replace("_", " "), plain):
         if candidate:
             found = gaz.admin1_id(cc, candidate)
             if found is not None:
                 return f"{cc}#{found}"
     return f"{cc}:{plain}"
-
-
-@functools.lru_cache(maxsize=2)
-def _admin1_by_display(gaz: Gazetteer) -> dict[tuple[str, str], int]:
-    """Admin-1 ids by (country, display name) as the resolver writes them."""
-    return {(gaz.admin1_cc[i], gaz.admin1_name[i]): i for i in range(len(gaz.admin1_name))}
 
 
 def evaluate_places(rows: pd.DataFrame, limit: int | None = None, top_confusions: int = 10) -> PlacesReport:

@@ -10,7 +10,7 @@ blend, and the thresholds are chosen again on it, since a blend moves every prob
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from threatscore.heads import (
     HeadOutputs,
     TextHeads,
     blend_outputs,
+    blend_shares,
     logit,
 )
 from threatscore.scorer import Scorer, ScorerConfig
@@ -83,21 +84,20 @@ def choose_lexical_blend(
     pooled = scorer.pooled_outputs(articles)
     whole = lexical.predict([scorer.whole_input(a) for a in articles])
     metrics: dict[str, float] = {}
-    best: dict[str, tuple[float, float]] = {}
-    for w in sorted(grid, reverse=True):
+    losses: dict[str, dict[float, float]] = {}
+    for w in grid:
         mixed = blend_outputs(pooled, whole, dict.fromkeys(BLENDED_OUTPUTS, w))
         for output, (loss, f1) in _dev_scores(mixed, dev, targets).items():
             metrics[f"dev.blend.{output}.log_loss_at_{w:.2f}"] = loss
             metrics[f"dev.blend.{output}.f1_at_{w:.2f}"] = f1
-            if output not in best or loss < best[output][1] - 1e-4:
-                best[output] = (w, loss)
-    weights = {output: best.get(output, (1.0, 0.0))[0] for output in BLENDED_OUTPUTS}
+            losses.setdefault(output, {})[w] = loss
+    weights = {output: _lowest_loss_share(losses[output]) if output in losses else 1.0 for output in BLENDED_OUTPUTS}
     metrics.update({f"dev.blend.{output}.weight": w for output, w in weights.items()})
     signal_weights: dict[str, float] = {}
     if per_signal:
         signal_weights = choose_signal_shares(pooled.signals, whole.signals, targets, grid, weights["signals"])
         metrics.update({f"dev.blend.signal.{name}.weight": w for name, w in signal_weights.items()})
-    shares = BlendedHeads(encoder, lexical, weights, signal_weights=signal_weights).shares()
+    shares = blend_shares(weights, signal_weights)
     temperatures = blend_temperatures(blend_outputs(pooled, whole, shares), dev, targets)
     # An output the encoder scores alone keeps the encoder's own calibration.
     alone = {o: bool(np.all(np.asarray(shares[o]) == 1.0)) for o in BLENDED_OUTPUTS}
@@ -122,22 +122,36 @@ def choose_signal_shares(
     rows (gold or source labels), kept only where it differs from the signals' ``common`` share and beats it by more
     than 1 % of its loss (a share per signal rests on a few dev positives; the common share on all of them).
     mass_casualty is served as the high-severity probability and keeps the common share."""
-    labelled = targets.signal_weight >= 1.0
     chosen: dict[str, float] = {}
+    for j, rows in _judged_signals(targets):
+        gold = targets.signals[rows, j]
+        losses = {
+            w: binary_log_loss(gold, w * encoder[rows, j] + (1.0 - w) * lexical[rows, j]) for w in {*grid, common}
+        }
+        best = _lowest_loss_share(losses)
+        if best != common and losses[best] < 0.99 * losses[common]:
+            chosen[SIGNALS[j]] = best
+    return chosen
+
+
+def _lowest_loss_share(losses: Mapping[float, float]) -> float:
+    """The encoder share with the lowest dev loss; ties (within 1e-4) keep the larger share."""
+    best = max(losses)
+    for w in sorted(losses, reverse=True):
+        if losses[w] < losses[best] - 1e-4:
+            best = w
+    return best
+
+
+def _judged_signals(targets: Targets) -> Iterator[tuple[int, NDArray[np.bool_]]]:
+    """(column, labelled dev rows) of each signal whose blend is judged on its own: gold or source labels on at least
+    10 rows with at least 3 positives. mass_casualty is served as the high-severity probability, not the signal
+    head, so it is never judged."""
+    labelled = targets.signal_weight >= 1.0
     for j, name in enumerate(SIGNALS):
         rows = labelled[:, j]
-        gold = targets.signals[rows, j]
-        if name == "mass_casualty" or rows.sum() < 10 or gold.sum() < 3:
-            continue
-
-        def loss(w: float, j: int = j, rows: NDArray[np.bool_] = rows, gold: FloatArray = gold) -> float:
-            return binary_log_loss(gold, w * encoder[rows, j] + (1.0 - w) * lexical[rows, j])
-
-        # Ties (within 1e-4) keep the larger encoder share, as for the common share.
-        best = min(sorted(grid, reverse=True), key=lambda w: round(loss(w), 4))
-        if best != common and loss(best) < 0.99 * loss(common):
-            chosen[name] = best
-    return chosen
+        if name != "mass_casualty" and rows.sum() >= 10 and targets.signals[rows, j].sum() >= 3:
+            yield j, rows
 
 
 def blend_temperatures(pooled: HeadOutputs, dev: pd.DataFrame, targets: Targets) -> dict[str, float]:
@@ -169,13 +183,9 @@ def _dev_scores(pooled: HeadOutputs, dev: pd.DataFrame, targets: Targets) -> dic
         gold = targets.relevance[known].astype(int)
         scores["relevance"] = (binary_log_loss(gold, pooled.relevance[known]), best_f1(gold, pooled.relevance[known]))
     labelled = targets.signal_weight >= 1.0
-    per_signal = []
-    for j, name in enumerate(SIGNALS):
-        rows = labelled[:, j]
-        gold = targets.signals[rows, j]
-        # mass_casualty is served as the high-severity probability, not the signal head.
-        if name != "mass_casualty" and rows.sum() >= 10 and gold.sum() >= 3:
-            per_signal.append(best_f1(gold.astype(int), pooled.signals[rows, j]))
+    per_signal = [
+        best_f1(targets.signals[rows, j].astype(int), pooled.signals[rows, j]) for j, rows in _judged_signals(targets)
+    ]
     if labelled.any():
         loss = binary_log_loss(targets.signals[labelled], pooled.signals[labelled])
         scores["signals"] = (loss, float(np.mean(per_signal)) if per_signal else 0.0)

@@ -415,10 +415,11 @@ def test_admin1_names_normalise_across_sources() -> None:
     assert normalize_admin1("AF", "Paktya") == normalize_admin1("AF", "Paktia")
     assert normalize_admin1("AF", "day kundi") == normalize_admin1("AF", "Daykundi")
     assert normalize_admin1("AF", "Paktya") != normalize_admin1("AF", "Paktika")
-    # The resolver's own display name is that region, even where spelling rules would read it as another one
+    # A region's name as written is that region, even where spelling rules would read it as another one
     # ("Mexico City" without "City" is the State of Mexico); ACLED's older name for it is the same region.
     assert normalize_admin1("MX", "Mexico City") == normalize_admin1("MX", "Distrito Federal")
     assert normalize_admin1("MX", "Mexico City") != normalize_admin1("MX", "Mexico")
+    assert normalize_admin1("UA", "Kiev City") == normalize_admin1("UA", "Kyiv City") != normalize_admin1("UA", "Kiev")
 
 
 def test_evaluate_places_reports_per_source() -> None:

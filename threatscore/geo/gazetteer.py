@@ -140,7 +140,9 @@ class Gazetteer:
         """The admin-1 id for a spelling of a region within a country ("Hasakah Governorate" in SY)."""
         cc = country_code.upper()
         key = skeleton(_strip_admin_words(name))
-        found = self.admin1_by_skeleton.get((cc, key))
+        found = self.admin1_by_skeleton.get((cc, skeleton(name)))  # a region's own name, as written
+        if found is None:
+            found = self.admin1_by_skeleton.get((cc, key))
         if found is None:
             found = self.admin1_by_skeleton.get((cc, _strip_article(key)))
         if found is None:
@@ -467,7 +469,11 @@ def build(min_city_population: int = 1000) -> Gazetteer:
         admin_places[admin] = place
         admin_names[admin] = {raw, display, _strip_affixes(raw), *data.ADMIN1_ALIASES.get((cc, display), ())}
     unmatched, iso_second = _add_iso_subdivisions(b, admin_names, pycountry)
-    admin1_by_skeleton: dict[tuple[str, str], int] = {}
+    # A region's names as written come first, then without admin words and article: stripped of "City", "Mexico
+    # City" would otherwise take the key of the State of Mexico ("Mexico").
+    admin1_by_skeleton: dict[tuple[str, str], int] = {
+        (b.admin1_cc[admin], skeleton(name)): admin for admin, names in admin_names.items() for name in names
+    }
     for admin, names in admin_names.items():
         cc = b.admin1_cc[admin]
         for name in names:

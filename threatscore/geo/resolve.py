@@ -504,22 +504,23 @@ class Resolver:
             seen_place[key].add(c.place)
             places[key].append(m.surface)
         self._attach_unknown_toponyms(doc, mentions, sentences, starts, score, places)
-        named_countries = {cc for cc, _ in score}
         if all(admin < 0 for _, admin in score):
             # No place named: a party or group rooted in one country or region is the best evidence left
             # ("DMK workers protested ..." is Tamil Nadu). Counted like a demonym, so cues pointing at two
             # countries make no region. Where only countries are named ("clashes between the TNLA and the Burmese
-            # army"), a group rooted in one region of a named country gives that region.
+            # army"), only a group rooted in one region of a named country adds something: that region.
+            named_countries = {cc for cc, _ in score}
             for m in mentions:
                 c = m.choice
                 assert c is not None
+                if not c.cue or fold(m.surface) in _NO_FALLBACK_CUES:
+                    continue
                 if named_countries and (c.cc not in named_countries or c.kind == KIND_COUNTRY):
                     continue
-                if c.cue and fold(m.surface) not in _NO_FALLBACK_CUES:
-                    key = (c.cc, c.admin1 if c.kind != KIND_COUNTRY else -1)
-                    score[key] += m.weight
-                    first_pos.setdefault(key, m.start)
-                    demonym_only.setdefault(c.cc, True)
+                key = (c.cc, c.admin1 if c.kind != KIND_COUNTRY else -1)
+                score[key] += m.weight
+                first_pos.setdefault(key, m.start)
+                demonym_only.setdefault(c.cc, True)
 
         with_admin = {cc for cc, admin in score if admin >= 0}
         regions: list[tuple[float, int, RegionScore]] = []
