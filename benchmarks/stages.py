@@ -147,6 +147,8 @@ def instrument(heads: Any, scorer: Any = None) -> Instrumented:
         import threatscore.geo
         import threatscore.scorer
 
+        # One clock stack per process (see above): the text's own work runs in sequence with the encoder's.
+        scorer.parallel_text_work = False
         scorer._prepare = clock.wrap("text preparation", scorer._prepare)
         scorer._evidence = clock.wrap("evidence selection", scorer._evidence)
         threatscore.scorer.find_fatalities = clock.wrap("fatalities", threatscore.scorer.find_fatalities)

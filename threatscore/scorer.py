@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -86,6 +87,20 @@ class _Prepared:
 
 
 @dataclass(frozen=True, slots=True)
+class _TextFacts:
+    """What an article's text says without any model: its death counts, language and regions."""
+
+    fatality_mentions: list[FatalityMention]
+    language: str
+    regions: list[geo.ResolvedRegion]
+
+
+def _text_facts(p: _Prepared) -> _TextFacts:
+    text = p.document.text
+    return _TextFacts(find_fatalities(text), detect_language(text), geo.resolve_regions(text, title=p.article.title))
+
+
+@dataclass(frozen=True, slots=True)
 class _Reading:
     """What an article's pooled head outputs and its text say, before evidence is chosen."""
 
@@ -118,6 +133,9 @@ class Scorer:
     def __init__(self, heads: TextHeads, config: ScorerConfig) -> None:
         self.heads = heads
         self.config = config
+        #: Do the text's own work on a second thread while the encoder runs (``score``); off, everything runs on
+        #: the caller's thread in sequence (``benchmarks.stages`` times the stages that way).
+        self.parallel_text_work = True
 
     def score(self, articles: Sequence[Article], model: ModelInfo | None = None) -> list[Assessment]:
         """Assess each article, in order. The model is called twice per batch, whatever its size: once for
@@ -125,10 +143,39 @@ class Scorer:
         evidence."""
         model = model or ModelInfo(name=self.config.name)
         prepared = [self._prepare(a) for a in articles]
+        if self.parallel_text_work and isinstance(_encoder_of(self.heads), EncoderHeads):
+            # While onnxruntime runs the encoder on both cores with the GIL released, a second thread does the
+            # work that needs no encoder output (a blend's TF-IDF heads, then places, death counts and language),
+            # which would otherwise leave a core idle between batches: +3 % articles/s on long articles, the same
+            # assessments (benchmarks/results/served-path-changes.md, 27 Nov). A pool per call: no thread
+            # outlives the call, so none is carried across a fork.
+            with ThreadPoolExecutor(1, thread_name_prefix="threatscore-text") as side:
+                lexical = self._lexical_job(side, prepared)
+                facts = side.submit(lambda: [_text_facts(p) for p in prepared])
+                return self._score_prepared(prepared, self._pooled(prepared, lexical), facts, model)
         pooled = self._pooled(prepared)
-        readings = [self._read(p, *pooled_row) for p, pooled_row in zip(prepared, pooled, strict=True)]
+        return self._score_prepared(prepared, pooled, [_text_facts(p) for p in prepared], model)
+
+    def _score_prepared(
+        self,
+        prepared: Sequence[_Prepared],
+        pooled: list[tuple[HeadOutputs, FloatArray, np.ndarray | None]],
+        facts: list[_TextFacts] | Future[list[_TextFacts]],
+        model: ModelInfo,
+    ) -> list[Assessment]:
+        """Readings, evidence and assessments from the pooled outputs and each article's text facts (waited for
+        only when the readings need the death counts)."""
+        facts = facts.result() if isinstance(facts, Future) else facts
+        readings = [self._read(p, *row, f.fatality_mentions) for p, row, f in zip(prepared, pooled, facts, strict=True)]
         evidence = self._evidence(prepared, readings)
-        return [self._assess(p, r, e, model) for p, r, e in zip(prepared, readings, evidence, strict=True)]
+        return [self._assess(p, r, e, f, model) for p, r, e, f in zip(prepared, readings, evidence, facts, strict=True)]
+
+    def _lexical_job(self, side: ThreadPoolExecutor, prepared: Sequence[_Prepared]) -> Future[HeadOutputs] | None:
+        """The TF-IDF heads of a blend over the whole articles, started on ``side``; None without a blend."""
+        if not isinstance(self.heads, BlendedHeads):
+            return None
+        lexical = self.heads.lexical
+        return side.submit(lambda: lexical.predict([p.whole for p in prepared]))
 
     def chunks(self, article: Article) -> list[str]:
         """The model inputs ``score`` makes of an article: its chunks, each with the title in front."""
@@ -147,7 +194,10 @@ class Scorer:
         """Each article's relevance, signal, severity and resurgence scores as ``score`` serves them (pooling, the
         death count, stacking), without evidence, places or assessments: what a stacking layer is fitted on."""
         prepared = [self._prepare(a) for a in articles]
-        readings = [self._read(p, *row) for p, row in zip(prepared, self._pooled(prepared), strict=True)]
+        readings = [
+            self._read(p, *row, find_fatalities(p.document.text))
+            for p, row in zip(prepared, self._pooled(prepared), strict=True)
+        ]
         return ServedScores(
             relevance=np.array([float(r.outputs.relevance[0]) for r in readings]),
             signals=np.array([[r.signal_probs[n] for n in SIGNALS] for r in readings]).reshape(-1, len(SIGNALS)),
@@ -161,17 +211,20 @@ class Scorer:
         """Each article's relevance exactly as ``score`` computes it (chunks and pooling)."""
         return self.pooled_outputs(articles).relevance
 
-    def _pooled(self, prepared: Sequence[_Prepared]) -> list[tuple[HeadOutputs, FloatArray, np.ndarray | None]]:
+    def _pooled(
+        self, prepared: Sequence[_Prepared], lexical: Future[HeadOutputs] | None = None
+    ) -> list[tuple[HeadOutputs, FloatArray, np.ndarray | None]]:
         """One model call for every chunk of every article; per article its pooled outputs, its chunks' own signal
         probabilities and, when the encoder reads sentences in context, each sentence's raw signal logits. A blend
         (``BlendedHeads``) pools its encoder over the chunks and mixes in its TF-IDF heads read over the whole
         article, as they were trained: chunk by chunk, the TF-IDF event types called the quoted commentary of a
-        long analysis a "Peaceful protest", ACLED's most common note."""
+        long analysis a "Peaceful protest", ACLED's most common note. ``lexical``: those TF-IDF outputs, already
+        under way on another thread (``score``); computed here when None."""
         flat = [chunk for p in prepared for chunk in p.chunks]
         if not flat:
             return []
         blend = self.heads if isinstance(self.heads, BlendedHeads) else None
-        encoder = blend.encoder if blend is not None else self.heads
+        encoder = _encoder_of(self.heads)
         sentence_logits: list[np.ndarray | None] = [None] * len(prepared)
         if self.config.evidence_shortlist is not None and isinstance(encoder, EncoderHeads):
             members = [_chunk_sentences(p) for p in prepared]
@@ -198,8 +251,8 @@ class Scorer:
             offset += len(p.chunks)
             pooled.append((_pool(outputs, rows, self.config.relevance_pooling), outputs.signals[rows]))
         if blend is not None:
-            lexical = blend.lexical.predict([p.whole for p in prepared])
-            pooled = [(blend.mix(out, lexical.take(slice(k, k + 1))), sig) for k, (out, sig) in enumerate(pooled)]
+            read = lexical.result() if lexical is not None else blend.lexical.predict([p.whole for p in prepared])
+            pooled = [(blend.mix(out, read.take(slice(k, k + 1))), sig) for k, (out, sig) in enumerate(pooled)]
         return [(out, sig, logits) for (out, sig), logits in zip(pooled, sentence_logits, strict=True)]
 
     def _prepare(self, article: Article) -> _Prepared:
@@ -216,10 +269,14 @@ class Scorer:
         return _Prepared(article, document, spans, [normalize(s.of(document.text)) for s in spans], chunks, pieces)
 
     def _read(
-        self, p: _Prepared, out: HeadOutputs, chunk_signals: FloatArray, sentence_logits: np.ndarray | None
+        self,
+        p: _Prepared,
+        out: HeadOutputs,
+        chunk_signals: FloatArray,
+        sentence_logits: np.ndarray | None,
+        fatality_mentions: list[FatalityMention],
     ) -> _Reading:
-        """The article-level numbers from its pooled head outputs and the fatality counts in its text."""
-        fatality_mentions = find_fatalities(p.document.text)
+        """The article-level numbers from its pooled head outputs and the death counts its text reports."""
         fatalities = sum({m.count for m in fatality_mentions}) if fatality_mentions else None
         severity_probs = self._severity(out.severity[0], fatalities)
         signal_probs = {name: float(out.signals[0, j]) for j, name in enumerate(SIGNALS)}
@@ -242,12 +299,13 @@ class Scorer:
             resurgence,
         )
 
-    def _assess(self, p: _Prepared, r: _Reading, evidence: dict[str, list[str]], model: ModelInfo) -> Assessment:
-        text = p.document.text
+    def _assess(
+        self, p: _Prepared, r: _Reading, evidence: dict[str, list[str]], facts: _TextFacts, model: ModelInfo
+    ) -> Assessment:
         out = r.outputs
         relevance = float(out.relevance[0])
         signal_probs, severity_probs, resurgence = r.signal_probs, r.severity_probs, r.resurgence
-        language = detect_language(text)
+        language = facts.language
         return Assessment(
             id=p.article.id,
             model=model,
@@ -262,7 +320,7 @@ class Scorer:
                 fatalities=r.fatalities,
                 probabilities={k: _round(v) for k, v in severity_probs.items()},
             ),
-            regions=_regions(p, relevance, severity_probs, resurgence),
+            regions=_regions(facts.regions, relevance, severity_probs, resurgence),
         )
 
     def _severity(self, head: FloatArray, fatalities: int | None) -> dict[str, float]:
@@ -345,7 +403,7 @@ class Scorer:
         on the sentences alone; the chunk's reading only decides which few are worth reading alone."""
         size = self.config.evidence_shortlist
         blend = self.heads if isinstance(self.heads, BlendedHeads) else None
-        encoder = blend.encoder if blend is not None else self.heads
+        encoder = _encoder_of(self.heads)
         if size is None or not isinstance(encoder, EncoderHeads):
             return wanted
         # The sentences worth ranking, over all articles (one rule and TF-IDF pass for all of them): those of
@@ -377,6 +435,11 @@ class Scorer:
                     cut[name] = sorted([*best, *(i for i in idx if i not in row)])
             out.append((k, quotes, cut))
         return out
+
+
+def _encoder_of(heads: TextHeads) -> TextHeads:
+    """The heads that read chunks: a blend's encoder, or the heads themselves."""
+    return heads.encoder if isinstance(heads, BlendedHeads) else heads
 
 
 def _chunk_sentences(p: _Prepared) -> list[list[int]]:
@@ -412,8 +475,9 @@ def _pool(outputs: HeadOutputs, rows: slice, relevance_pooling: Literal["max", "
     )
 
 
-def _regions(p: _Prepared, relevance: float, severity: dict[str, float], resurgence: float) -> list[Region]:
-    resolved = geo.resolve_regions(p.document.text, title=p.article.title)
+def _regions(
+    resolved: Sequence[geo.ResolvedRegion], relevance: float, severity: dict[str, float], resurgence: float
+) -> list[Region]:
     regions = []
     for r in resolved:
         risk = _round(region_risk(relevance, severity, resurgence, r.primary))

@@ -195,6 +195,37 @@ def test_parallel_batches_give_the_same_logits_as_batches_in_turn(tiny_onnx):
             np.testing.assert_allclose(in_turn[name], side_by_side[name], rtol=1e-5, atol=1e-6)
 
 
+def test_text_work_beside_the_encoder_gives_the_same_assessments(tiny_onnx, tiny_fit, seed_text, monkeypatch):
+    """The blend's TF-IDF heads, places, death counts and language run on a second thread while the encoder runs:
+    the assessments are exactly those of the same work in sequence, and the work did run off the caller's thread."""
+    import threading
+
+    import threatscore.scorer as scoring
+    from threatscore.heads import BLENDED_OUTPUTS, BlendedHeads
+
+    _, int8, tokenizer_json = tiny_onnx
+    encoder = EncoderHeads(int8, tokenizer_json, max_length=64, max_words=40, threads=2)
+    heads = BlendedHeads(encoder, tiny_fit.heads, dict.fromkeys(BLENDED_OUTPUTS, 0.5))
+    scorer = Scorer(heads, tiny_fit.scorer_config)
+    articles = _articles(seed_text)
+    threads: list[str] = []
+    facts = scoring._text_facts
+
+    def recording(p):
+        threads.append(threading.current_thread().name)
+        return facts(p)
+
+    monkeypatch.setattr(scoring, "_text_facts", recording)
+    beside = [a.model_dump() for a in scorer.score(articles)]
+    assert len(threads) == len(articles) and all(name.startswith("threatscore-text") for name in threads)
+    scorer.parallel_text_work = False
+    threads.clear()
+    in_turn = [a.model_dump() for a in scorer.score(articles)]
+    assert threads == [threading.current_thread().name] * len(articles)
+    assert beside == in_turn
+    assert beside[0]["regions"] and beside[0]["severity"]["fatalities"]  # the side work's results are in them
+
+
 def test_fp32_logits_are_the_same_whatever_the_batching(tiny_onnx):
     fp32, _, tokenizer_json = tiny_onnx
     one = EncoderHeads(fp32, tokenizer_json, max_length=64, max_words=40, batch_size=1).logits(TEXTS)
