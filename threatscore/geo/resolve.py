@@ -27,6 +27,7 @@ from threatscore.geo.gazetteer import (
     FLAG_ALTERNATE,
     FLAG_BLOCK,
     FLAG_CASE_SENSITIVE,
+    FLAG_COMMON_NOUN,
     FLAG_CUE,
     FLAG_DEMONYM,
     FLAG_OUTLET,
@@ -88,6 +89,11 @@ _ACTOR_NOUN_AFTER_RE = re.compile(
     r"strikes|missiles?|coalition|embassy|envoy|ambassador|diplomats|advisers|advisors|contractors|mercenaries)\b",
     re.IGNORECASE,
 )
+# "Kashmir Road", "Bihar Colony", "Punjab Chowk": a street or quarter named after a region or country lies in some
+# town, most often far from that region (Karachi's Kashmir Road).
+_STREET_AFTER_RE = re.compile(
+    r"[ \t]+(?:road|street|avenue|lane|colony|chowk|bazaar|bazar|mohalla|nagar|gate|market)\b", re.IGNORECASE
+)
 # "suburbs of Damascus", "countryside of Damascus": a named area led by a common noun.
 _LOWER_HEADS = frozenset("countryside suburbs outskirts".split())
 # "Operation Olive Branch", "the “Olive Branch” operation", "Euphrates Shield operation": a military operation's
@@ -108,6 +114,12 @@ _OF_BEFORE_RE = re.compile(r"\b(\w+)[ \t]+of[ \t]+(?:the[ \t]+)?$", re.IGNORECAS
 _CONTAINER_GAP_RE = re.compile(
     r"^\s*(?:(?:district|province|city|town|village|area|county|municipality|upazila|lga|region|governorate|"
     r"state|territory|sub-district|subdistrict|commune|department|prefecture)\s*)?[,(]\s*(?:in\s+)?$|^\s*,?\s+in\s+$",
+    re.IGNORECASE,
+)
+# "Ghaziabad area of Kohat", "Bihar Colony area of Lyari town": the first lies in the second, said outright.
+_PART_OF_GAP_RE = re.compile(
+    r"^\s+(?:[A-Z][\w'’-]*\s+)?(?:area|areas|locality|neighbourhood|neighborhood|colony|sector|quarter|town|village|tehsil)\s+of\s+"
+    r"(?:the\s+)?$",
     re.IGNORECASE,
 )
 # Capitalised words that often precede a place without being part of a person's name.
@@ -137,6 +149,20 @@ _RELATION_RE = re.compile(
     r"(?:(?:north|south|east|west|northeast|northwest|southeast|southwest)(?:ern)?\s+of|near|outside)\s+$",
     re.IGNORECASE,
 )
+
+# Between a place and a second one that only locates it: "Douma near Damascus", "Jaramana suburbs near the
+# capital, Damascus", "Hajin, 30 km south of Deir ez-Zor", "the Eastern Ghouta of Damascus". The first is the scene.
+_REFERENCE_GAP_RE = re.compile(
+    r"^\s*,?\s*(?:(?!(?:and|or|but|while)\b)[\w'’-]+\s+){0,2}?,?\s*(?:(?:(?:some|about)\s+)?\d+\s*(?:km|kilometers|kilometres|miles)\s+)?"
+    r"(?:(?:north|south|east|west|northeast|northwest|southeast|southwest)(?:ern)?\s+of|near|outside|close\s+to|"
+    r"(?:suburbs?|outskirts|countryside|edge|vicinity)\s+of|of)\s+"
+    r"(?:the\s+)?(?:(?:capital|city|town|provincial\s+capital)(?:\s+of)?\s*,?\s*)?$",
+    re.IGNORECASE,
+)
+# The first letter of each sentence (after the start, a full stop, a question or exclamation mark, or a line break).
+_SENTENCE_START_RE = re.compile(r"(?:^|[.!?]\s+|\n)\W*([^\W\d_])")
+#: A reference place's share of the weight it would have as the scene.
+REFERENCE_WEIGHT = 0.5
 
 
 @dataclass(slots=True)
@@ -169,6 +195,7 @@ class Mention:
     weight: float = 1.0
     container: int | None = None  # index of the mention that contains this one ("X, Y")
     paren: bool = False  # the container follows in parentheses ("Kain (Kain, Yatenga)"): the areas around it
+    part_of: bool = False  # the text says outright that this place lies in its container ("X area of Y")
     contained: list[int] = field(default_factory=list)
     choice: Candidate | None = None
 
@@ -219,9 +246,14 @@ class Resolver:
         for s, e, key in gaz.iter_matches(norm.skeleton):
             a, b = norm.span(s, e)
             surface = doc[a:b]
-            if case_informative and not _looks_capitalised(surface):
+            entries = range(gaz.entry_start[key], gaz.entry_start[key + 1])
+            if (
+                case_informative
+                and not _looks_capitalised(surface)
+                and not any(gaz.entry_flags[i] & FLAG_COMMON_NOUN for i in entries)
+            ):
                 continue
-            if any(gaz.entry_flags[i] & FLAG_BLOCK for i in range(gaz.entry_start[key], gaz.entry_start[key + 1])):
+            if any(gaz.entry_flags[i] & FLAG_BLOCK for i in entries):
                 found.append(Mention(a, b, surface, key, 0, []))  # takes the span, resolves to nothing
                 continue
             before = doc[max(0, a - 20) : a]
@@ -229,7 +261,8 @@ class Resolver:
             actor = _ACTOR_SUFFIX_RE.match(doc, b) or (
                 _ACTOR_NOUN_AFTER_RE.match(doc, b) and self._names_a_country(key)
             )
-            if operation or actor:
+            street = _STREET_AFTER_RE.match(doc, b) and self._names_a_region(key)
+            if operation or actor or street:
                 found.append(Mention(a, b, surface, key, 0, []))  # takes the span, resolves to nothing
                 continue
             cands = self._candidates(doc, a, b, surface, key, case_informative)
@@ -250,6 +283,15 @@ class Resolver:
                 out.append(m)
                 last_end = m.end
         return [m for m in out if m.candidates]
+
+    def _names_a_region(self, key: int) -> bool:
+        """Whether some reading of the name ``key`` is a country or a first-level region ("Kashmir", "Bihar")."""
+        gaz = self.gaz
+        entries = range(gaz.entry_start[key], gaz.entry_start[key + 1])
+        return any(
+            gaz.entry_place[i] >= 0 and gaz.place_kind[gaz.entry_place[i]] in (KIND_COUNTRY, KIND_ADMIN1)
+            for i in entries
+        )
 
     def _names_a_country(self, key: int) -> bool:
         """Whether some reading of the name ``key`` is a country or a demonym ("US", "Cuban")."""
@@ -287,10 +329,14 @@ class Resolver:
         macro = bare in data.MACRO_REGION_NAMES
         short = len(bare.replace(" ", "")) <= 4
         cited: bool | None = None  # whether the name stands as a cited source; computed for outlets only
+        # Uncapitalised in a text that capitalises names: only a common-noun cue reads ("tambon", not Tambon town).
+        common_only = case_informative and not _looks_capitalised(surface)
         best: dict[int, Candidate] = {}
         for i in range(gaz.entry_start[key], gaz.entry_start[key + 1]):
             flags = gaz.entry_flags[i]
             form = gaz.entry_form[i]
+            if common_only and not flags & FLAG_COMMON_NOUN:
+                continue
             if flags & FLAG_OUTLET:
                 if cited is None:
                     cited = bool(_CITED_BEFORE_RE.search(before) or _CITED_AFTER_RE.match(doc, b, b + 30))
@@ -363,12 +409,15 @@ class Resolver:
     # -- 2. resolve ------------------------------------------------------------------------------------------
     @staticmethod
     def _link_containers(doc: str, mentions: list[Mention]) -> None:
-        """ "Tripoli, Lebanon", "Ghazni (Andar, Ghazni)", "Hasaka, Syria": the second contains the first."""
+        """ "Tripoli, Lebanon", "Ghazni (Andar, Ghazni)", "Hasaka, Syria", "Ghaziabad area of Kohat": the second
+        contains the first."""
         for i in range(len(mentions) - 1):
             m, n = mentions[i], mentions[i + 1]
-            if n.start - m.end <= 24 and _CONTAINER_GAP_RE.match(doc[m.end : n.start]):
+            gap = doc[m.end : n.start]
+            if n.start - m.end <= 24 and (_CONTAINER_GAP_RE.match(gap) or _PART_OF_GAP_RE.match(gap)):
                 m.container = i + 1
-                m.paren = "(" in doc[m.end : n.start]
+                m.paren = "(" in gap
+                m.part_of = bool(_PART_OF_GAP_RE.match(gap))
                 n.contained.append(i)
 
     def _disambiguate(self, mentions: list[Mention]) -> list[Mention]:
@@ -427,8 +476,10 @@ class Resolver:
                     continue
                 c = m.choice = max(alone, key=lambda d: d.prior)
                 support = _support(c, country_ev, own_c, inner_ccs, outer)
-            if outer is not None and _conflicts(outer, c):
-                continue  # "Nadir Shah Kot district, Khost": a namesake elsewhere is not this place
+            if outer is not None and (_conflicts(outer, c) or (m.part_of and outer.cc != c.cc)):
+                # "Nadir Shah Kot district, Khost": a namesake elsewhere is not this place; nor is India's
+                # Ghaziabad the "Ghaziabad area of Kohat" (Pakistan), though a town does not rank above a town.
+                continue
             # A town or district in a country nothing else in the article points to, while another country
             # is well attested, is most likely a homonym ("al-Marj" in a Syrian report is not Libya's).
             other = max((v - own_c.get(k, 0.0) for k, v in country_ev.items() if k != c.cc), default=0.0)
@@ -449,7 +500,7 @@ class Resolver:
     def _weigh(self, doc: str, mentions: list[Mention], sentences: list, starts: list[int], title_end: int) -> None:
         dateline_spans = _datelines(doc[: min(len(doc), 600)])
         event_cache: dict[int, tuple[bool, bool]] = {}
-        for m in mentions:
+        for k, m in enumerate(mentions):
             c = m.choice
             assert c is not None
             if m.sentence not in event_cache:
@@ -467,6 +518,8 @@ class Resolver:
                 w *= 0.4
             if any(a <= m.start < b for a, b in dateline_spans):
                 w *= 0.1
+            if k and _locates(doc, mentions[k - 1], m):
+                w *= REFERENCE_WEIGHT
             if c.demonym:
                 w *= 0.3
             elif c.kind == KIND_COUNTRY:
@@ -610,6 +663,18 @@ def _paren_anchor(mentions: list[Mention], m: Mention) -> Mention | None:
     return chain[-1] if inside >= 2 else None
 
 
+def _locates(doc: str, place: Mention, reference: Mention) -> bool:
+    """Whether ``reference`` only says where ``place``, just before it in the same sentence, lies ("Douma near
+    Damascus"): ``place`` must be a place read as such in the same country, not a country, a demonym or a group's
+    name, and at most two words may stand between it and the relation ("Jaramana suburbs near")."""
+    c, r = place.choice, reference.choice
+    if c is None or c.cue or c.demonym or c.kind == KIND_COUNTRY or place.sentence != reference.sentence:
+        return False
+    if r is None or r.cc != c.cc:  # "Badia and Amukoko areas of Lagos": an Italian Badia locates nothing
+        return False
+    return bool(_REFERENCE_GAP_RE.match(doc[place.end : reference.start]))
+
+
 def _region_key(m: Mention) -> tuple[str, int]:
     c = m.choice
     assert c is not None
@@ -704,20 +769,29 @@ def _compose(text: str, title: str | None) -> tuple[str, int]:
 
 
 def _case_informative(doc: str) -> bool:
-    """False for ALL-CAPS or all-lower-case text, where capitalisation says nothing about names."""
+    """False for ALL-CAPS or all-lower-case text, where capitalisation says nothing about names. A lower-case
+    text is known by its sentences, most of which start in lower case: a few capitalised words in it (a trailer
+    such as "Facebook Twitter Linkedin Mail") do not make its names capitalised."""
     sample = doc[:20_000]
     letters = sum(ch.isalpha() for ch in sample)
     if letters < 20:
         return any(ch.isupper() for ch in sample)
     upper = sum(ch.isupper() for ch in sample)
-    return 0.005 < upper / letters < 0.6
+    if not 0.005 < upper / letters < 0.6:
+        return False
+    starts = _SENTENCE_START_RE.findall(sample)
+    return len(starts) < 3 or sum(ch.isupper() for ch in starts) >= 0.5 * len(starts)
 
 
 def _looks_capitalised(surface: str) -> bool:
+    words = surface.split()
+    if len(words) > 1 and words[0].lower() == "the":
+        # "The farmers" opening a sentence is no name ("The Farmers" is another name of Weston, Massachusetts);
+        # "The Hague" is.
+        return words[1][:1].isupper()
     first = next((ch for ch in surface if ch.isalpha()), "")
     if first.isupper():
         return True
-    words = surface.split()
     if len(words) > 1 and words[0].lower() in _LOWER_HEADS and words[-1][:1].isupper():
         return True  # "suburbs of Damascus", "countryside of Damascus": a named area led by a common noun
     return bool(_ARTICLE_HEAD_RE.match(surface)) and any(ch.isupper() for ch in surface[:6])
