@@ -317,6 +317,11 @@ def test_regional_institutions_and_communities_stand_in_for_their_region() -> No
     assert _regions("Sikh pilgrims gathered in Nankana Sahib, Pakistan.")[0][0] == "PK"
     assert _regions("A women's group protested a lack of female appointees by President Buhari.") == [("NG", None)]
     assert _regions("The mother of a tambon chief was shot in a gun attack.") == [("TH", None)]
+    assert _regions("CPI (M) members blocked traffic, demanding compensation for farmers.") == [("IN", None)]
+    assert _regions("Suspected Fulanis attacked a Berom village, killing two.") == [("NG", "Plateau")]
+    # Sahel groups fight in three countries: they pick the reading of a place there, never a region alone.
+    assert _regions("Presumed JNIM militants attacked the military detachment in Pensa.") == [("BF", "Centre-Nord")]
+    assert _regions("JNIM militants ambushed a patrol.") == []
 
 
 def test_a_place_said_to_lie_in_another_takes_its_country() -> None:

@@ -229,6 +229,18 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
         "Indigenous People of Biafra",
         "MASSOB",
         "NULGE",
+        # Nigeria's own party (APGA), anti-graft and road-safety agencies, university staff unions, the Ijaw and
+        # Tiv peoples, and the first president's name on an airport and a university.
+        "APGA",
+        "EFCC",
+        "Economic and Financial Crimes Commission",
+        "FRSC",
+        "Federal Road Safety Commission",
+        "ASUU",
+        "ASUP",
+        "Ijaw",
+        "Tiv",
+        "Nnamdi Azikiwe",
     ),
     "SO": ("Al Shabaab", "al-Shabaab", "Al-Shabaab", "AMISOM", "Somali National Army"),
     "SY": (
@@ -297,6 +309,17 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
         "Khalistan",
         "Khalistani",
         "Indian Army",
+        # National parties, their student and youth wings and unions, by the acronyms Indian reporting uses.
+        "CPI(M)",
+        "CPI (M)",
+        "CPI-M",
+        "INC",
+        "VHP",
+        "Youth Congress",
+        "NSUI",
+        "SDPI",
+        "CITU",
+        "rasta roko",
     ),
     "BD": ("Awami League", "BNP", "Jamaat-e-Islami", "upazila"),
     # A tambon is a Thai subdistrict; the BRN the main insurgent front of the Deep South.
@@ -413,6 +436,8 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
     # Armed groups whose stronghold is one region: Boko Haram rose in Maiduguri and fights mostly in Borno; Hayat
     # Tahrir al-Sham holds Idlib; Jaysh Khalid ibn al-Walid held the Yarmouk Basin of Daraa.
     ("NG", "Borno"): ("Boko Haram",),
+    # The Berom are a people of the Jos Plateau.
+    ("NG", "Plateau"): ("Berom",),
     ("SY", "Idlib"): (
         "HTS",
         "Hayat Tahrir al-Sham",
@@ -952,9 +977,32 @@ EXTRA_TOWNS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
         ("Seytenga",),
         ("Markoye",),
         ("Mansila",),
+        ("Deou", "Déou"),
+        ("Essakane",),
     ),
-    ("BF", "Centre-Nord"): (("Pensa",), ("Barsalogho",), ("Dablo",), ("Foube", "Foubé")),
-    ("BF", "Est"): (("Boungou",), ("Kantchari",), ("Foutouri",)),
+    ("BF", "Centre-Nord"): (
+        ("Pensa",),
+        ("Barsalogho",),
+        ("Dablo",),
+        ("Foube", "Foubé"),
+        ("Tougouri",),
+        ("Namsiguia",),
+    ),
+    ("BF", "Est"): (
+        ("Boungou",),
+        ("Kantchari",),
+        ("Foutouri",),
+        ("Tanwalbougou",),
+        ("Matiacoali", "Matiakoali"),
+        ("Logobou",),
+        ("Mahadaga",),
+        ("Madjoari",),
+        ("Namounou",),
+        ("Partiaga",),
+        ("Bartiebougou", "Bartiébougou"),
+        ("Botou",),
+    ),
+    ("BF", "Boucle du Mouhoun"): (("Toeni", "Toéni"),),
     ("PK", "Sindh"): (("Lyari", "Layari"),),
 }
 #: A listed town's population for its prior: small, like most of them (Kafriya, Jobar, al-Rukban).

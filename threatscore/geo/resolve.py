@@ -343,7 +343,9 @@ class Resolver:
                 if not cited:
                     continue  # "at dawn", "the Hindu community": an outlet's name counts only as the source
             if flags & FLAG_CASE_SENSITIVE:
-                if surface != form:
+                # The span ends at the last letter: "CPI (M" is the whole "CPI (M)". (A full stop is not let off the
+                # same way: "U.S." as written is mostly an actor, "the U.S. embassy", not the scene.)
+                if surface != form and form != f"{surface})":
                     continue
                 exact = True
             else:
@@ -700,9 +702,12 @@ def _evidence(
             continue
         seen.add((m.key, c.place))
         w = 0.6 if c.demonym else 1.0
-        country[c.cc] += w
         own_c, own_a = per_key.setdefault(m.key, (defaultdict(float), defaultdict(float)))
-        own_c[c.cc] += w
+        # A group that fights in several countries ("JNIM": Mali, Burkina Faso, Niger) is evidence for each.
+        ccs = {d.cc for d in m.candidates if d.cue} if c.cue else {c.cc}
+        for cc in ccs:
+            country[cc] += w
+            own_c[cc] += w
         if c.admin1 >= 0 and c.kind != KIND_COUNTRY:
             admin[c.admin1] += w
             own_a[c.admin1] += w
