@@ -322,6 +322,8 @@ def test_regional_institutions_and_communities_stand_in_for_their_region() -> No
     # Sahel groups fight in three countries: they pick the reading of a place there, never a region alone.
     assert _regions("Presumed JNIM militants attacked the military detachment in Pensa.") == [("BF", "Centre-Nord")]
     assert _regions("JNIM militants ambushed a patrol.") == []
+    # A contact-line village of the Donbas that GeoNames' 1,000+ list lacks.
+    assert _regions("The OSCE SMM observed 22 explosions near Naberezhne.") == [("UA", "Donetsk")]
 
 
 def test_a_place_said_to_lie_in_another_takes_its_country() -> None:

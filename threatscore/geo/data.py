@@ -1004,6 +1004,19 @@ EXTRA_TOWNS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
     ),
     ("BF", "Boucle du Mouhoun"): (("Toeni", "Toéni"),),
     ("PK", "Sindh"): (("Lyari", "Layari"),),
+    # Villages on the Donbas contact line that the OSCE's monitors reported from daily, below GeoNames' 1,000+ list.
+    ("UA", "Donetsk"): (
+        ("Naberezhne",),
+        ("Mineralne",),
+        ("Kominternove", "Pikuzy"),
+        ("Butivka", "Butovka"),
+        ("Hnutove",),
+        ("Pavlopil",),
+        ("Lebedynske",),
+        ("Sakhanka",),
+        ("Staromarivka",),
+        ("Hranitne",),
+    ),
 }
 #: A listed town's population for its prior: small, like most of them (Kafriya, Jobar, al-Rukban).
 EXTRA_TOWN_POPULATION = 10_000
