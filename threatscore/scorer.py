@@ -60,6 +60,10 @@ class ScorerConfig(BaseModel):
     #: A linear layer over the article's scores that re-reads resurgence and some signals from all of them
     #: (``threatscore.stacking``), applied after pooling and the death count; None: the heads' scores as they are.
     stacking: Stacking | None = None
+    #: The resurgence score at or above which an article counts as showing resurgence (the evaluation's decision).
+    #: 0.5 for a score read as it comes; chosen on dev when the score is calibrated to the base rate (~14 % of gold
+    #: items), where few articles reach 0.5 (``training.stacking.calibrate_resurgence``).
+    resurgence_threshold: float = Field(0.5, ge=0.0, le=1.0)
 
     @field_validator("signal_thresholds")
     @classmethod

@@ -54,6 +54,14 @@ class LinearLayer(BaseModel):
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
 
 
+def own_score_layer(name: str, slope: float, intercept: float) -> LinearLayer:
+    """``sigmoid(slope · logit(own score) + intercept)``: the output re-read from its own score alone (Platt scaling,
+    ``training.stacking.calibrate_resurgence``)."""
+    coef = [0.0] * len(STACK_INPUTS)
+    coef[STACK_INPUTS.index(name if name == "resurgence" else f"signal.{name}")] = slope
+    return LinearLayer(coef=tuple(coef), intercept=intercept)
+
+
 class Stacking(BaseModel):
     """The stacked outputs of a model, each a ``LinearLayer``; outputs not named keep their heads' scores."""
 

@@ -408,7 +408,8 @@ def _severity_rows(test: pd.DataFrame, scored: dict[str, dict[str, Any]]) -> lis
 
 
 def _signal_rows(test: pd.DataFrame, scored: dict[str, dict[str, Any]], model: Any) -> list[BenchmarkRow]:
-    thresholds = model.pyfunc.unwrap_python_model().scorer.config.signal_thresholds
+    scorer_config = model.pyfunc.unwrap_python_model().scorer.config
+    thresholds = scorer_config.signal_thresholds
     per_label: dict[str, dict[str, float]] = {}
     eces = []
     for name in SIGNALS:
@@ -450,7 +451,8 @@ def _gold_rows(
     scored = dict(zip(frame["id"], _score(model, frame, "gold test part"), strict=True))
     examples = example_rows("gold test part", frame, scored, gold=test.drop_duplicates("id").set_index("id"))
     test = test[test["id"].map(lambda i: i in scored and "signals" in scored[i])]
-    thresholds = model.pyfunc.unwrap_python_model().scorer.config.signal_thresholds
+    scorer_config = model.pyfunc.unwrap_python_model().scorer.config
+    thresholds = scorer_config.signal_thresholds
     # Each signal's gold labels and served probabilities, read once for its row, the pooled ECE and the decisions.
     gold_y = {n: test[f"sig_{n}"].to_numpy(dtype=int) for n in SIGNALS}
     proba = {n: np.array([scored[i]["signals"][n]["probability"] for i in test["id"]]) for n in SIGNALS}
@@ -462,7 +464,8 @@ def _gold_rows(
         eces.append(rep["ece"])
     res_gold = test["resurgence"].to_numpy(dtype=int)
     res_proba = np.array([scored[i]["resurgence"]["score"] for i in test["id"]])
-    res = binary_report(res_gold, res_proba, 0.5)
+    res_threshold = scorer_config.resurgence_threshold
+    res = binary_report(res_gold, res_proba, res_threshold)
     all_gold = np.concatenate([gold_y[n] for n in SIGNALS])
     all_proba = np.concatenate([proba[n] for n in SIGNALS])
     decisions = pd.DataFrame(
@@ -470,7 +473,7 @@ def _gold_rows(
             **{f"gold.{n}": gold_y[n] for n in SIGNALS},
             "gold.resurgence": res_gold,
             **{f"pred.{n}": (proba[n] >= thresholds[n]).astype(int) for n in SIGNALS},
-            "pred.resurgence": (res_proba >= 0.5).astype(int),
+            "pred.resurgence": (res_proba >= res_threshold).astype(int),
         },
         index=pd.Index(test["id"], name="id"),
     )
@@ -490,7 +493,7 @@ def _gold_rows(
         ),
         BenchmarkRow(
             "resurgence (gold test part)",
-            "gold test part, score >= 0.5",
+            f"gold test part, score >= {res_threshold:g}",
             "F1",
             res["f1"],
             len(test),

@@ -686,6 +686,13 @@ def fit_minilm(
             served, scorer_config, gold_train, train, dev, dev_targets, config.stacking
         )
         metrics.update(stack_metrics)
+    if config.resurgence_calibration is not None:
+        from training.stacking import calibrate_resurgence
+
+        scorer_config, res_metrics = calibrate_resurgence(
+            served, scorer_config, dev, dev_targets, config.resurgence_calibration, config.seed
+        )
+        metrics.update(res_metrics)
     counts = {"train.rows": len(texts), "dev.rows": len(dev)}
     return FitResult(served, scorer_config, metrics, counts)
 

@@ -14,13 +14,14 @@ import logging
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 from threatscore.heads import TextHeads
 from threatscore.scorer import Scorer, ScorerConfig, ServedScores
-from threatscore.stacking import STACKABLE, LinearLayer, Stacking, stack_inputs
+from threatscore.stacking import STACK_INPUTS, STACKABLE, LinearLayer, Stacking, own_score_layer, stack_inputs
 from threatscore.taxonomy import SIGNALS
-from training.config import StackingConfig
-from training.metrics import binary_log_loss
+from training.config import ResurgenceCalibrationConfig, StackingConfig
+from training.metrics import best_threshold, binary_log_loss, expected_calibration_error
 from training.minilm import Targets, choose_thresholds, corpus_articles
 
 logger = logging.getLogger(__name__)
@@ -111,3 +112,70 @@ def stack_and_rethreshold(
     signals, _ = stacking.apply(dev_scores.signals, dev_scores.relevance, dev_scores.severity, dev_scores.resurgence)
     stacked = scorer_config.model_copy(update={"stacking": stacking})
     return choose_thresholds(stacked, dev, dev_targets, signals, dev_scores.relevance, metrics), metrics
+
+
+#: Inverse L2 strength of the two-number Platt fit: next to none (two numbers on ~180 items do not overfit).
+_PLATT_C = 1e4
+
+
+def fit_platt(
+    y: np.ndarray, z: np.ndarray, config: ResurgenceCalibrationConfig, seed: int
+) -> tuple[tuple[float, float] | None, dict[str, float]]:
+    """Platt scaling ``sigmoid(a · z + b)`` of logits ``z`` for labels ``y``: ``(a, b)``, or None when its
+    out-of-fold log loss (``config.folds`` stratified folds) is not at least ``config.min_gain`` (relative) below
+    that of ``sigmoid(z)`` as it is; and the log losses. Too few items of either class for the folds: None."""
+    y = np.asarray(y, dtype=int)
+    z = np.asarray(z, dtype=np.float64).reshape(-1, 1)
+    as_is = binary_log_loss(y, 1.0 / (1.0 + np.exp(-z[:, 0])))
+    metrics = {"log_loss_as_is": as_is}
+    if min(int(y.sum()), int(len(y) - y.sum())) < config.folds:
+        return None, metrics
+    out_of_fold = np.empty(len(y))
+    for train, test in StratifiedKFold(config.folds, shuffle=True, random_state=seed).split(z, y):
+        out_of_fold[test] = LogisticRegression(C=_PLATT_C).fit(z[train], y[train]).predict_proba(z[test])[:, 1]
+    metrics["log_loss_out_of_fold"] = binary_log_loss(y, out_of_fold)
+    if metrics["log_loss_out_of_fold"] > as_is * (1.0 - config.min_gain):
+        return None, metrics
+    fitted = LogisticRegression(C=_PLATT_C).fit(z, y)
+    return (float(fitted.coef_[0][0]), float(fitted.intercept_[0])), metrics
+
+
+def calibrate_resurgence(
+    heads: TextHeads,
+    scorer_config: ScorerConfig,
+    dev: pd.DataFrame,
+    dev_targets: Targets,
+    config: ResurgenceCalibrationConfig,
+    seed: int,
+) -> tuple[ScorerConfig, dict[str, float]]:
+    """``scorer_config`` with the served resurgence score Platt-scaled on the gold dev items (a ``Stacking`` layer
+    that reads the score alone) and ``resurgence_threshold`` chosen on the calibrated dev scores; unchanged when the
+    scaling does not gain out of fold, or when stacking already re-reads resurgence."""
+    if scorer_config.stacking is not None and "resurgence" in scorer_config.stacking.layers:
+        logger.warning("resurgence is stacked already; its calibration is skipped")
+        return scorer_config, {}
+    scores = Scorer(heads, scorer_config).served_scores(corpus_articles(dev))
+    rows, y, served = _dev_rows("resurgence", scores, dev_targets)
+    z = _inputs(scores)[rows, STACK_INPUTS.index("resurgence")]
+    platt, fit_metrics = fit_platt(y, z, config, seed)
+    metrics = {f"dev.resurgence_calibration.{k}": v for k, v in fit_metrics.items()}
+    metrics["dev.resurgence_calibration.ece_as_is"] = expected_calibration_error(y, served)
+    if platt is None:
+        logger.info("resurgence calibration: no out-of-fold gain on dev (%s); not applied", fit_metrics)
+        return scorer_config, metrics
+    layer = own_score_layer("resurgence", *platt)
+    calibrated = 1.0 / (1.0 + np.exp(-(platt[0] * z + platt[1])))
+    threshold = best_threshold(y, calibrated)
+    metrics.update(
+        {
+            "dev.resurgence_calibration.slope": platt[0],
+            "dev.resurgence_calibration.intercept": platt[1],
+            "dev.resurgence_calibration.ece": expected_calibration_error(y, calibrated),
+            "dev.resurgence.threshold": threshold,
+        }
+    )
+    logger.info("resurgence calibration: sigmoid(%.3f · logit + %.3f), dev threshold %.3f", *platt, threshold)
+    layers = {**(scorer_config.stacking.layers if scorer_config.stacking is not None else {}), "resurgence": layer}
+    return scorer_config.model_copy(
+        update={"stacking": Stacking(layers=layers), "resurgence_threshold": threshold}
+    ), metrics

@@ -538,3 +538,42 @@ def test_a_stacking_layer_is_kept_where_it_lowers_dev_log_loss_and_thresholds_fo
     assert same == config
     with pytest.raises(ValueError, match="before stacking"):
         fit_stacking(Scorer(heads, stacked), gold_train, rows, dev_scores, dev_targets, settings)
+
+
+def test_resurgence_calibration_sets_a_platt_layer_and_the_dev_threshold(tiny_encoder_fit, tiny_gold):
+    """Gold resurgence at a base rate the tiny heads' resurgence does not follow: the calibration is kept (an
+    out-of-fold gain on dev), reads the resurgence score alone, and the decision threshold is the best on the
+    calibrated dev scores; a calibration that cannot gain leaves the config as it was."""
+    from training.config import ResurgenceCalibrationConfig
+    from training.metrics import best_threshold
+    from training.minilm import corpus_articles
+    from training.stacking import calibrate_resurgence
+
+    corpus, _ = tiny_gold
+    heads, config = tiny_encoder_fit.heads, tiny_encoder_fit.scorer_config
+    dev = corpus.drop_duplicates("id").reset_index(drop=True)
+    before = Scorer(heads, config).served_scores(corpus_articles(dev))
+    labels = pd.DataFrame({"id": dev["id"]})
+    # The articles the heads rate highest for resurgence are the positives, but only one in six of them.
+    labels["resurgence"] = 0
+    labels.loc[np.argsort(-before.resurgence, kind="stable")[: max(6, len(dev) // 6)], "resurgence"] = 1
+    for name in SIGNALS:
+        labels[f"sig_{name}"] = 0
+    targets = build_targets(dev, None, labels, 0.5)
+    settings = ResurgenceCalibrationConfig(folds=3, min_gain=0.0)
+
+    calibrated, metrics = calibrate_resurgence(heads, config, dev, targets, settings, seed=0)
+    assert calibrated.stacking is not None and set(calibrated.stacking.layers) == {"resurgence"}
+    layer = calibrated.stacking.layers["resurgence"]
+    assert sum(c != 0 for c in layer.coef) == 1
+    assert (
+        metrics["dev.resurgence_calibration.log_loss_out_of_fold"]
+        < metrics["dev.resurgence_calibration.log_loss_as_is"]
+    )
+    after = Scorer(heads, calibrated).served_scores(corpus_articles(dev))
+    y = labels["resurgence"].to_numpy()
+    assert calibrated.resurgence_threshold == best_threshold(y, after.resurgence)
+    assert abs(after.resurgence.mean() - y.mean()) < abs(before.resurgence.mean() - y.mean())
+    np.testing.assert_allclose(after.signals, before.signals)  # only resurgence moves
+    unchanged, _ = calibrate_resurgence(heads, config, dev, targets, ResurgenceCalibrationConfig(min_gain=0.99), 0)
+    assert unchanged == config

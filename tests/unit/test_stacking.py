@@ -110,3 +110,41 @@ def test_the_scorer_serves_the_stacked_scores_and_the_config_round_trips(tiny_fi
     for region in seed.regions:
         expected = region_risk(after.relevance[0], seed.severity.probabilities, resurgence[0], region.primary)
         assert region.risk.score == pytest.approx(expected, abs=2e-3)
+
+
+def test_platt_scaling_is_kept_only_where_it_gains_out_of_fold():
+    from training.config import ResurgenceCalibrationConfig
+    from training.stacking import fit_platt
+
+    rng = np.random.default_rng(0)
+    true_logit = rng.normal(-2.2, 1.2, 2000)  # ~14 % positives, like resurgence on the gold items
+    y = (rng.random(2000) < 1 / (1 + np.exp(-true_logit))).astype(int)
+    config = ResurgenceCalibrationConfig()
+    # Scores twice as confident and shifted up, as the heads' resurgence was: the scaling is kept and undoes it.
+    platt, metrics = fit_platt(y, 2.0 * true_logit + 1.5, config, seed=0)
+    assert platt is not None
+    assert metrics["log_loss_out_of_fold"] < metrics["log_loss_as_is"] * (1 - config.min_gain)
+    slope, intercept = platt
+    assert 0.3 < slope < 0.7 and -2.0 < intercept < -0.2
+    # Scores that are calibrated already: nothing to gain, nothing kept.
+    assert fit_platt(y, true_logit, config, seed=0)[0] is None
+    # Too few positives for the folds: nothing fitted.
+    assert fit_platt(np.array([1, 0, 0, 0, 0, 0]), np.zeros(6), config, seed=0)[0] is None
+
+
+def test_a_layer_that_reads_its_own_score_is_platt_scaling():
+    from threatscore.stacking import own_score_layer
+
+    layer = own_score_layer("resurgence", 0.5, -1.0)
+    assert sum(c != 0 for c in layer.coef) == 1 and layer.coef[STACK_INPUTS.index("resurgence")] == 0.5
+    signals = np.full((3, len(SIGNALS)), 0.3)
+    severity = np.tile(np.full(len(SEVERITY_LEVELS), 1 / len(SEVERITY_LEVELS)), (3, 1))
+    resurgence = np.array([0.1, 0.5, 0.9])
+    same_signals, calibrated = Stacking(layers={"resurgence": layer}).apply(
+        signals, np.full(3, 0.8), severity, resurgence
+    )
+    z = np.log(resurgence / (1 - resurgence))
+    np.testing.assert_allclose(calibrated, 1 / (1 + np.exp(-(0.5 * z - 1.0))), rtol=1e-6)
+    np.testing.assert_array_equal(same_signals, signals)
+    with pytest.raises(ValueError):
+        own_score_layer("no_such_signal", 1.0, 0.0)
