@@ -118,8 +118,8 @@ _CONTAINER_GAP_RE = re.compile(
 )
 # "Ghaziabad area of Kohat", "Bihar Colony area of Lyari town": the first lies in the second, said outright.
 _PART_OF_GAP_RE = re.compile(
-    r"^\s+(?:[A-Z][\w'’-]*\s+)?(?:area|areas|locality|neighbourhood|neighborhood|colony|sector|quarter|town|village|tehsil)\s+of\s+"
-    r"(?:the\s+)?$",
+    r"^\s+(?-i:[A-Z][\w'’-]*\s+)?"  # at most one capitalised word of the quarter's name ("Bihar Colony")
+    r"(?:area|areas|locality|neighbourhood|neighborhood|colony|sector|quarter|town|village|tehsil)\s+of\s+(?:the\s+)?$",
     re.IGNORECASE,
 )
 # Capitalised words that often precede a place without being part of a person's name.
@@ -416,10 +416,11 @@ class Resolver:
         for i in range(len(mentions) - 1):
             m, n = mentions[i], mentions[i + 1]
             gap = doc[m.end : n.start]
-            if n.start - m.end <= 24 and (_CONTAINER_GAP_RE.match(gap) or _PART_OF_GAP_RE.match(gap)):
+            part_of = bool(_PART_OF_GAP_RE.match(gap))
+            if n.start - m.end <= 24 and (part_of or _CONTAINER_GAP_RE.match(gap)):
                 m.container = i + 1
                 m.paren = "(" in gap
-                m.part_of = bool(_PART_OF_GAP_RE.match(gap))
+                m.part_of = part_of
                 n.contained.append(i)
 
     def _disambiguate(self, mentions: list[Mention]) -> list[Mention]:
