@@ -408,8 +408,7 @@ def _severity_rows(test: pd.DataFrame, scored: dict[str, dict[str, Any]]) -> lis
 
 
 def _signal_rows(test: pd.DataFrame, scored: dict[str, dict[str, Any]], model: Any) -> list[BenchmarkRow]:
-    scorer_config = model.pyfunc.unwrap_python_model().scorer.config
-    thresholds = scorer_config.signal_thresholds
+    thresholds = model.pyfunc.unwrap_python_model().scorer.config.signal_thresholds
     per_label: dict[str, dict[str, float]] = {}
     eces = []
     for name in SIGNALS:
