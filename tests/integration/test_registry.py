@@ -155,6 +155,7 @@ def test_the_gold_rows_keep_each_items_decisions_for_the_paired_bootstrap(regist
     assert macro_f1(gold, pred) == pytest.approx(rows["signals (gold test part)"].value)
     res = macro_f1(decisions[["gold.resurgence"]].to_numpy(), decisions[["pred.resurgence"]].to_numpy())
     assert res == pytest.approx(rows["resurgence (gold test part)"].value)
+    assert rows["resurgence (gold test part)"].data == "gold test part, score >= 0.5"  # the model's own threshold
     written = {item_id: int(k % 4 == 0) for k, item_id in enumerate(items["id"])}
     assert decisions["gold.resurgence"].to_dict() == written  # the annotations' own labels, item by item
     text = render_side_by_side([report, report])
