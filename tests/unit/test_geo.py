@@ -322,6 +322,22 @@ def test_regional_institutions_and_communities_stand_in_for_their_region() -> No
     # Sahel groups fight in three countries: they pick the reading of a place there, never a region alone.
     assert _regions("Presumed JNIM militants attacked the military detachment in Pensa.") == [("BF", "Centre-Nord")]
     assert _regions("JNIM militants ambushed a patrol.") == []
+    # India's north-east: a Bodo group in Assam's Chirang (not Bhutan's), Meghalaya's Garo Hills (not Cameroon).
+    text = "NDFB militants lobbed two grenades at two different places in Chirang District, reports Telegraph."
+    assert _regions(text) == [("IN", "Assam")]
+    assert _regions("A GNLA militant was shot dead in a village in South West Garo Hills District.") == [
+        ("IN", "Meghalaya")
+    ]
+    # Pakistan's Levies force, not Lévis (Quebec); institutions and days named with a town's name are no place.
+    assert _regions("Two Levies personnel were wounded when gunmen attacked the polio team.") == [("PK", None)]
+    assert _regions("The Secretary of Homeland Security said the group could pose a threat.") == []
+    assert _regions("Militants could try to disrupt the Republic Day celebrations.") == []
+    # "in Afrin city, Turkish forces …": an adjective after a comma contains no place; Turkey's operations are no
+    # Mississippi town.
+    text = "A massacre by Turkish forces targeted the only hospital in Afrin city, Turkish forces try to break in"
+    assert ("SY", "Aleppo") in _regions(text)
+    assert _regions("The Turkish forces and warplanes destroy the rest of Jendires town.") == [("SY", "Aleppo")]
+    assert _regions("Factions of the “Olive Branch” continue their violations against the residents.") == []
     # A contact-line village of the Donbas that GeoNames' 1,000+ list lacks.
     assert _regions("The OSCE SMM observed 22 explosions near Naberezhne.") == [("UA", "Donetsk")]
 

@@ -262,6 +262,8 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
     "BF": ("VDP", "Volunteers for the Defense of the Homeland", "Ansarul Islam", "Mossi", "Koglweogo", *SAHEL_GROUPS),
     "CD": ("FARDC", "MONUSCO", "M23", "ADF", "CODECO"),
     "PK": (
+        # The Levies: the tribal police force of Balochistan and the former tribal areas ("Levies personnel").
+        "Levies",
         "TTP",
         "Tehreek-e-Taliban",
         "Tehrik-i-Taliban",
@@ -426,7 +428,9 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
     ("IN", "Bihar"): ("Rashtriya Janata Dal", "RJD", "Janata Dal (United)"),
     ("IN", "Odisha"): ("Biju Janata Dal", "BJD"),
     ("IN", "Jharkhand"): ("JMM",),
-    ("IN", "Assam"): ("AASU", "Asom Gana Parishad", "ULFA", "AIUDF"),
+    # The NDFB fought for a Bodo homeland in western Assam; the GNLA and ASAK in Meghalaya's Garo Hills.
+    ("IN", "Assam"): ("AASU", "Asom Gana Parishad", "ULFA", "AIUDF", "NDFB", "National Democratic Front of Bodoland"),
+    ("IN", "Meghalaya"): ("GNLA", "Garo National Liberation Army", "ASAK"),
     ("IN", "Jammu and Kashmir"): ("Hurriyat", "Hizbul Mujahideen", "JKLF"),
     ("IN", "Uttar Pradesh"): ("Samajwadi Party",),
     ("IN", "Haryana"): ("Indian National Lok Dal", "INLD"),
@@ -733,6 +737,11 @@ NON_PLACE_PHRASES: tuple[str, ...] = (
     "Islamic State of Iraq and Syria", "Islamic State in Iraq and Syria", "Islamic State of Iraq and the Levant",
     "Islamic State in Iraq and the Levant", "Islamic State of Iraq and al-Sham", "Islamic State of Iraq and Sham",
     "Islamic State of Iraq", "Islamic State in Iraq",
+    # Institutions, days and guns named after a word that is also a town: "Homeland Security" (Homeland, California),
+    # India's "Republic Day" (Republic, Kansas), the "Pika gun" (Pike County).
+    "Homeland Security", "Republic Day", "Pika gun",
+    # Turkey's operations in northern Syria, and the areas named after them (Olive Branch is also a Mississippi town).
+    "Olive Branch", "Euphrates Shield",
 )  # fmt: skip
 
 # Names of macro-regions that are also an admin-1 or a town somewhere ("the Sahel", "the Sahara"): a
@@ -908,6 +917,7 @@ EXTRA_TOWNS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
         ("Karnaz",),
     ),
     ("SY", "Aleppo"): (
+        ("Jendires", "Jinderes", "Jindires", "Jandairis"),
         ("Khan Touman", "Khan Tuman", "Khan Touman"),
         ("Anadan",),
         ("Kafr Hamra",),
@@ -1004,6 +1014,21 @@ EXTRA_TOWNS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
     ),
     ("BF", "Boucle du Mouhoun"): (("Toeni", "Toéni"),),
     ("PK", "Sindh"): (("Lyari", "Layari"),),
+    # Meghalaya's districts by their hills (GeoNames has none): "South West Garo Hills" read as Cameroon's South-West.
+    ("IN", "Meghalaya"): (
+        ("West Garo Hills",),
+        ("East Garo Hills",),
+        ("South Garo Hills",),
+        ("North Garo Hills",),
+        ("South West Garo Hills",),
+        ("East Khasi Hills",),
+        ("West Khasi Hills",),
+        ("South West Khasi Hills",),
+        ("Jaintia Hills",),
+        ("West Jaintia Hills",),
+        ("East Jaintia Hills",),
+        ("Ri Bhoi",),
+    ),
     # Villages on the Donbas contact line that the OSCE's monitors reported from daily, below GeoNames' 1,000+ list.
     ("UA", "Donetsk"): (
         ("Naberezhne",),

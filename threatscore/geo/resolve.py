@@ -417,6 +417,8 @@ class Resolver:
             m, n = mentions[i], mentions[i + 1]
             gap = doc[m.end : n.start]
             part_of = bool(_PART_OF_GAP_RE.match(gap))
+            if all(c.demonym for c in n.candidates):
+                continue  # "in Afrin city, Turkish forces try …": an adjective contains no place
             if n.start - m.end <= 24 and (part_of or _CONTAINER_GAP_RE.match(gap)):
                 m.container = i + 1
                 m.paren = "(" in gap
