@@ -259,19 +259,21 @@ def train_encoder(
     train_texts: list[str], targets: Targets, config: MiniLMExperiment, show_progress: bool = True
 ) -> tuple[Any, Any, dict[str, float]]:
     """Fine-tune; returns (torch model, tokenizer, training facts). Stops at the configured wall-clock budget."""
+    import torch
     from tqdm import tqdm
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
+    # Seeded before the model is built: the new heads' initial weights are drawn here. Drawn after whatever the
+    # process had done before (a test suite, a retraining job), they made a run depend on more than its config.
+    torch.manual_seed(config.seed)
     if config.encoder.init_from_run:
         model, tokenizer = load_checkpoint(
             download_checkpoint(config.encoder.init_from_run), trainable_layers=config.encoder.trainable_layers
         )
-        import torch
     else:
         model_dir = config.encoder.model_dir or default_model_dir()
-        model, torch = _torch_model(model_dir, config.encoder.trainable_layers)
+        model, _ = _torch_model(model_dir, config.encoder.trainable_layers)
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     opt = config.optim
     head_params = [p for n, p in model.named_parameters() if n.startswith("heads.")]

@@ -214,6 +214,8 @@ def test_signal_thresholds_are_chosen_on_articles_pooled_as_served(tiny_encoder_
     """Each signal's threshold is the best dev F1 of the *article's* signal (max over its chunks), not of its
     first input's: here the articles open with the same quiet paragraph, so their first inputs are alike while
     the signal is in a later chunk."""
+    import pickle
+
     from training.metrics import best_threshold
     from training.minilm import calibrate_and_threshold, corpus_articles, model_texts
 
@@ -221,7 +223,9 @@ def test_signal_thresholds_are_chosen_on_articles_pooled_as_served(tiny_encoder_
     dev = corpus[corpus["id"].isin(gold["id"])].copy()
     quiet = " ".join(["The council met to discuss the school budget and the bridge repairs."] * 6)
     dev["text"] = quiet + " " + dev["text"]
-    heads = tiny_encoder_fit.heads
+    # A copy: calibrate_and_threshold sets the heads' temperatures, and the module's other tests share the fixture
+    # (run after this one on the same xdist worker, the stacking test read the re-calibrated heads and failed).
+    heads = pickle.loads(pickle.dumps(tiny_encoder_fit.heads))
     targets = build_targets(dev, None, None, 0.5)
     # Gold that the articles' pooled signals separate: the top third of each signal's article-level scores.
     # Temperatures keep the order, so calibration does not change which articles these are.
@@ -577,3 +581,20 @@ def test_resurgence_calibration_sets_a_platt_layer_and_the_dev_threshold(tiny_en
     np.testing.assert_allclose(after.signals, before.signals)  # only resurgence moves
     unchanged, _ = calibrate_resurgence(heads, config, dev, targets, ResurgenceCalibrationConfig(min_gain=0.99), 0)
     assert unchanged == config
+
+
+def test_a_fit_depends_on_its_seed_not_on_what_the_process_drew_before(tiny_gold, tiny_bert_dir):
+    """The heads' initial weights come from the config's seed: two fits of one config give the same model whatever
+    torch's generator was used for in between (the heads were once built before the seed was set)."""
+    import torch
+
+    corpus, gold = tiny_gold
+    config = _tiny_config("tiny-seeded", tiny_bert_dir)
+    texts = ["Gunmen attacked the patrol near the border.", "The council approved the school budget."]
+    torch.manual_seed(1)
+    first = fit_minilm(corpus, gold, config, show_progress=False).heads.logits(texts)
+    torch.manual_seed(2)
+    torch.rand(1000)
+    second = fit_minilm(corpus, gold, config, show_progress=False).heads.logits(texts)
+    for name in first:
+        np.testing.assert_allclose(first[name], second[name], rtol=1e-5, atol=1e-6)
