@@ -168,7 +168,7 @@ class Scorer:
         model: ModelInfo,
     ) -> list[Assessment]:
         """Readings, evidence and assessments from the pooled outputs and each article's text facts (waited for
-        only when the readings need the death counts)."""
+        here when they are still being worked out on the second thread)."""
         facts = facts.result() if isinstance(facts, Future) else facts
         readings = [self._read(p, *row, f.fatality_mentions) for p, row, f in zip(prepared, pooled, facts, strict=True)]
         evidence = self._evidence(prepared, readings)

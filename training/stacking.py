@@ -156,15 +156,15 @@ def calibrate_resurgence(
         return scorer_config, {}
     scores = Scorer(heads, scorer_config).served_scores(corpus_articles(dev))
     rows, y, served = _dev_rows("resurgence", scores, dev_targets)
-    z = _inputs(scores)[rows, STACK_INPUTS.index("resurgence")]
-    platt, fit_metrics = fit_platt(y, z, config, seed)
+    inputs = _inputs(scores)[rows]
+    platt, fit_metrics = fit_platt(y, inputs[:, STACK_INPUTS.index("resurgence")], config, seed)
     metrics = {f"dev.resurgence_calibration.{k}": v for k, v in fit_metrics.items()}
     metrics["dev.resurgence_calibration.ece_as_is"] = expected_calibration_error(y, served)
     if platt is None:
         logger.info("resurgence calibration: no out-of-fold gain on dev (%s); not applied", fit_metrics)
         return scorer_config, metrics
     layer = own_score_layer("resurgence", *platt)
-    calibrated = 1.0 / (1.0 + np.exp(-(platt[0] * z + platt[1])))
+    calibrated = layer(inputs)
     threshold = best_threshold(y, calibrated)
     metrics.update(
         {

@@ -390,6 +390,7 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
         "Viduthalai Chiruthaigal Katchi",
         "Naam Tamilar Katchi",
         "Pattali Makkal Katchi",
+        # Tamil Nadu's state liquor retailer.
         "TASMAC",
         "Tasmac",
         "Hindu Munnani",
@@ -398,7 +399,7 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("IN", "West Bengal"): ("Trinamool", "Trinamool Congress", "AITC", "Gorkha Janmukti Morcha"),
     # BBMP: Bengaluru's city corporation, named in full with the city's old name inside (a person's name to the
-    # resolver); TASMAC: Tamil Nadu's state liquor retailer.
+    # resolver).
     ("IN", "Karnataka"): (
         "KRRS",
         "Kannada Rakshana Vedike",

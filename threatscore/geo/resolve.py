@@ -20,6 +20,7 @@ import dataclasses
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from threatscore.geo import data
@@ -144,18 +145,21 @@ _UNKNOWN_TOPONYM_RE = re.compile(
     r"\b(?:Jabal|Jebel|Djebel|Jbel|Mount|Mt\.|Wadi|Oued)[ \t]+(?:(?:al|el|ad|as|an|ar)[- ])?"
     r"(?P<a>[A-Z][A-Za-z'’\-]{2,})|\b(?P<b>[A-Z][a-z]{2,})[ \t]+(?:Mountains?|Valley|Hills?|Oasis)\b"
 )
+# A distance ("30 km", "12 miles") and a direction ("south of", "northeastern of") before the place they are from.
+_DISTANCE = r"\d+\s*(?:km|kilometers|kilometres|miles)\s+"
+_DIRECTION_OF = r"(?:north|south|east|west|northeast|northwest|southeast|southwest)(?:ern)?\s+of"
+# Between an unknown toponym and a known place that locates it ("Tlul al-Safa, some 50 km east of Sweida").
 _RELATION_RE = re.compile(
-    r"^\s*,?\s*(?:(?:some|about)\s+\d+\s*(?:km|kilometers|kilometres|miles)\s+)?"
-    r"(?:(?:north|south|east|west|northeast|northwest|southeast|southwest)(?:ern)?\s+of|near|outside)\s+$",
+    rf"^\s*,?\s*(?:(?:some|about)\s+{_DISTANCE})?(?:{_DIRECTION_OF}|near|outside)\s+$",
     re.IGNORECASE,
 )
 
 # Between a place and a second one that only locates it: "Douma near Damascus", "Jaramana suburbs near the
 # capital, Damascus", "Hajin, 30 km south of Deir ez-Zor", "the Eastern Ghouta of Damascus". The first is the scene.
+# The relations above and more ("close to", "suburbs of", "of"), after at most two words.
 _REFERENCE_GAP_RE = re.compile(
-    r"^\s*,?\s*(?:(?!(?:and|or|but|while)\b)[\w'’-]+\s+){0,2}?,?\s*(?:(?:(?:some|about)\s+)?\d+\s*(?:km|kilometers|kilometres|miles)\s+)?"
-    r"(?:(?:north|south|east|west|northeast|northwest|southeast|southwest)(?:ern)?\s+of|near|outside|close\s+to|"
-    r"(?:suburbs?|outskirts|countryside|edge|vicinity)\s+of|of)\s+"
+    rf"^\s*,?\s*(?:(?!(?:and|or|but|while)\b)[\w'’-]+\s+){{0,2}}?,?\s*(?:(?:(?:some|about)\s+)?{_DISTANCE})?"
+    rf"(?:{_DIRECTION_OF}|near|outside|close\s+to|(?:suburbs?|outskirts|countryside|edge|vicinity)\s+of|of)\s+"
     r"(?:the\s+)?(?:(?:capital|city|town|provincial\s+capital)(?:\s+of)?\s*,?\s*)?$",
     re.IGNORECASE,
 )
@@ -284,22 +288,20 @@ class Resolver:
                 last_end = m.end
         return [m for m in out if m.candidates]
 
+    def _readings(self, key: int) -> Iterator[tuple[int, int]]:
+        """(flags, place kind) of each reading of the name ``key`` (one that reads as a place: blocks are handled
+        before any reading is asked for)."""
+        gaz = self.gaz
+        for i in range(gaz.entry_start[key], gaz.entry_start[key + 1]):
+            yield gaz.entry_flags[i], gaz.place_kind[gaz.entry_place[i]]
+
     def _names_a_region(self, key: int) -> bool:
         """Whether some reading of the name ``key`` is a country or a first-level region ("Kashmir", "Bihar")."""
-        gaz = self.gaz
-        entries = range(gaz.entry_start[key], gaz.entry_start[key + 1])
-        return any(
-            gaz.entry_place[i] >= 0 and gaz.place_kind[gaz.entry_place[i]] in (KIND_COUNTRY, KIND_ADMIN1)
-            for i in entries
-        )
+        return any(kind in (KIND_COUNTRY, KIND_ADMIN1) for _, kind in self._readings(key))
 
     def _names_a_country(self, key: int) -> bool:
         """Whether some reading of the name ``key`` is a country or a demonym ("US", "Cuban")."""
-        gaz = self.gaz
-        return any(
-            gaz.entry_flags[i] & FLAG_DEMONYM or gaz.place_kind[gaz.entry_place[i]] == KIND_COUNTRY
-            for i in range(gaz.entry_start[key], gaz.entry_start[key + 1])
-        )
+        return any(flags & FLAG_DEMONYM or kind == KIND_COUNTRY for flags, kind in self._readings(key))
 
     def _candidates(self, doc: str, a: int, b: int, surface: str, key: int, case_informative: bool) -> list[Candidate]:
         gaz = self.gaz
