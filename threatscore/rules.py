@@ -7,6 +7,7 @@ training data; the product model learns these signals from the team's gold set i
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
@@ -85,8 +86,19 @@ _NEGATED_CLAIM = re.compile(
 )
 
 
+#: (signal, sentence) answers ``rule_fires`` remembers.
+RULE_CACHE_SIZE: Final = 1 << 16
+
+
+# The scorer asks about each sentence up to five times per call: in its chunk (the encoder's rule blend), in the
+# whole article (the TF-IDF heads' rules), for the evidence shortlist and, scored alone, for the quotes, by the
+# encoder's and the TF-IDF heads' rules. The answer depends on the two strings only (the patterns are constants),
+# so it is computed once: the rules had taken 95 ms of a 1 s call on 24 medium articles, most of it asking again
+# (benchmarks/results/served-path-changes.md, 27 Nov, ninth session). 64k answers (about 15 MB) hold every rule
+# signal of a full pyfunc batch of 64 medium articles, or of 25 long ones; beyond that the oldest are forgotten.
+@functools.lru_cache(maxsize=RULE_CACHE_SIZE)
 def rule_fires(signal: str, sentence: str) -> bool:
-    """True when one of ``signal``'s patterns matches ``sentence`` (and it is not a negated claim)."""
+    """True when one of ``signal``'s patterns matches ``sentence`` (and it is not a negated claim). Memoised."""
     if signal == "claimed_responsibility" and _NEGATED_CLAIM.search(sentence):
         return False
     return any(p.search(sentence) for p in SIGNAL_RULES.get(signal, ()))

@@ -93,7 +93,7 @@ def test_percentile_matches_linear_interpolation():
     assert percentile(list(range(101)), 95) == 95.0
 
 
-def _worker(case, length, rnd, rate, lat, rss=900.0, stages=None, lengths=(100, 20, 20), ops=None):
+def _worker(case, length, rnd, rate, lat, rss=900.0, stages=None, lengths=(100, 20, 20), ops=None, in_sequence=None):
     return {
         "case": case,
         "length": length,
@@ -104,6 +104,7 @@ def _worker(case, length, rnd, rate, lat, rss=900.0, stages=None, lengths=(100, 
         "first_call_s": 2.0,
         "throughput_s": 2 / rate,
         "articles_per_s": rate,
+        "in_sequence_articles_per_s": in_sequence,
         "latencies_s": lat,
         "stages": stages or {},
         "token_lengths": list(lengths),
@@ -119,9 +120,20 @@ def _worker(case, length, rnd, rate, lat, rss=900.0, stages=None, lengths=(100, 
 
 def test_aggregate_takes_medians_pools_latencies_and_checks_targets():
     results = [
-        _worker("served", "medium", 0, 10.0, [0.1, 0.2], stages={"model": 0.8, "places": 0.1, "other": 0.1}),
-        _worker("served", "medium", 1, 14.0, [0.3], rss=1000.0, stages={"model": 0.6, "places": 0.2, "other": 0.2}),
-        _worker("served", "medium", 2, 12.0, [0.4]),
+        _worker(
+            "served", "medium", 0, 10.0, [0.1, 0.2], stages={"model": 0.8, "places": 0.1, "other": 0.1}, in_sequence=8.0
+        ),
+        _worker(
+            "served",
+            "medium",
+            1,
+            14.0,
+            [0.3],
+            rss=1000.0,
+            stages={"model": 0.6, "places": 0.2, "other": 0.2},
+            in_sequence=9.0,
+        ),
+        _worker("served", "medium", 2, 12.0, [0.4]),  # a run from before the staged call: no in-sequence rate
         _worker("naive", "medium", 0, 3.0, [1.0], lengths=(512,) * 10),
         _worker("naive", "medium", 1, 5.0, [1.0], lengths=(512,) * 10),
     ]
@@ -136,6 +148,8 @@ def test_aggregate_takes_medians_pools_latencies_and_checks_targets():
     assert served["latency_ms"]["samples"] == 4 and served["latency_ms"]["median"] == pytest.approx(250.0)
     assert served["peak_rss_mb"] == 1000.0
     assert served["stages"]["model"] == pytest.approx((0.8 + 0.6 + 0.0) / 3)
+    assert served["in_sequence_articles_per_s"] == 8.5  # the median of the rounds that measured it
+    assert out["summary"]["naive"]["medium"]["in_sequence_articles_per_s"] is None
     assert served["tokens_per_article"] == 70 and served["model_inputs_per_article"] == 1.5
     assert out["peaks"]["fp32_flops"] == 2e11 and out["peaks"]["int8_ops"] == 1e12  # best of each
     assert out["ratios"]["medium"]["served_vs_naive"] == pytest.approx(3.0)
@@ -239,10 +253,15 @@ def _report_context():
 
 
 def test_markdown_shows_the_status_and_every_case(tmp_path):
-    results = [_worker(c, "short", 0, r, [0.01]) for c, r in (("served", 30.0), ("torch_fp32", 10.0), ("naive", 5.0))]
+    results = [
+        _worker(c, "short", 0, r, [0.01], stages={"model": 0.7, "other": 0.3}, in_sequence=r / 1.25)
+        for c, r in (("served", 30.0), ("torch_fp32", 10.0), ("naive", 5.0))
+    ]
     peaks = [{"fp32_flops": 1e11, "int8_ops": 1e12, "threads": 2, "detail": {"fp32_torch": 1e11}}]
     meta, setup = _report_context()
     text = render_markdown(aggregate(meta, setup, results, peaks))
+    # The stage shares come with the rate of the call that measured them, never in place of the throughput.
+    assert "| short | 70% | 30% | 24.00 |" in text and "| short | served pyfunc (int8 ONNX) | 30.00 |" in text
     assert text.startswith(SECTION_TITLE) and "not publishable" in text and "random heads" in text
     assert text.count("| short |") >= 3 + 3  # throughput rows and limit rows
     assert "baseline (TF-IDF): version 2" in text and "2.0 min" in text
