@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
@@ -239,6 +240,22 @@ class EncoderRuntime(NamedTuple):
     pool: ThreadPoolExecutor | None
 
 
+#: The interpreter's thread switch interval (seconds) once an encoder runs batches side by side. A pool thread whose
+#: onnxruntime run has ended needs the GIL to start the next one; while another thread runs Python (the text's own
+#: work, the other pool thread's sentence pooling) it waits until that thread is made to let go, by default after
+#: 5 ms, with its core idle. At 0.5 ms, in one process, paired runs (ABBA × 10): medium articles ×1.026 (quartiles
+#: 1.016–1.032), short ×1.036, long ×1.005 (benchmarks/results/served-path-changes.md, 27 Nov, ninth session).
+SWITCH_INTERVAL_S = 0.0005
+
+
+def _shorten_switch_interval() -> None:
+    """Lower the process's switch interval to ``SWITCH_INTERVAL_S`` (never raise it), at the first load of an
+    encoder with several threads; it is a setting of the whole interpreter, so it is logged."""
+    if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+        logger.info("thread switch interval %.4f s -> %.4f s", sys.getswitchinterval(), SWITCH_INTERVAL_S)
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+
 #: Encoders that hold sessions, released before this process forks (``_release_before_fork``).
 _LOADED: weakref.WeakSet[EncoderHeads] = weakref.WeakSet()
 _fork_hooks_registered = False
@@ -368,6 +385,7 @@ class EncoderHeads:
                 # A 512-token batch's GEMMs are too small to split well across cores; whole batches are not.
                 solo = build_session(graph, disabled, 1)
                 pool = ThreadPoolExecutor(threads, thread_name_prefix="threatscore-encoder")
+                _shorten_switch_interval()
             # Dynamic int8 scales each activation tensor by its batch's range, padding and batch mates included:
             # the same article scored in another request, another batch size or on Spark would get other
             # numbers (up to 0.17 apart). Each text is its own batch, so its scores are its own; the batches

@@ -195,6 +195,29 @@ def test_parallel_batches_give_the_same_logits_as_batches_in_turn(tiny_onnx):
             np.testing.assert_allclose(in_turn[name], side_by_side[name], rtol=1e-5, atol=1e-6)
 
 
+def test_an_encoder_with_a_pool_shortens_the_switch_interval_and_one_thread_leaves_it(tiny_onnx):
+    """Pool threads hand the GIL back and forth for every input: the first load of a several-thread encoder lowers the
+    interpreter's switch interval to ``SWITCH_INTERVAL_S`` (never raises it); a one-thread encoder has no pool and
+    leaves the interpreter as it is."""
+    import sys
+
+    from threatscore.encoder_heads import SWITCH_INTERVAL_S
+
+    _, int8, tokenizer_json = tiny_onnx
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        EncoderHeads(int8, tokenizer_json, max_length=64, max_words=40, threads=1)._ensure_loaded()
+        assert sys.getswitchinterval() == pytest.approx(0.005)
+        EncoderHeads(int8, tokenizer_json, max_length=64, max_words=40, threads=2)._ensure_loaded()
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S)
+        sys.setswitchinterval(0.0001)  # someone chose shorter: kept
+        EncoderHeads(int8, tokenizer_json, max_length=64, max_words=40, threads=2)._ensure_loaded()
+        assert sys.getswitchinterval() == pytest.approx(0.0001)
+    finally:
+        sys.setswitchinterval(before)
+
+
 def test_text_work_beside_the_encoder_gives_the_same_assessments(tiny_onnx, tiny_fit, seed_text, monkeypatch):
     """The blend's TF-IDF heads, places, death counts and language run on a second thread while the encoder runs:
     the assessments are exactly those of the same work in sequence, and the work did run off the caller's thread."""
