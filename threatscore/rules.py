@@ -90,12 +90,13 @@ _NEGATED_CLAIM = re.compile(
 RULE_CACHE_SIZE: Final = 1 << 16
 
 
-# The scorer asks about each sentence up to five times per call: in its chunk (the encoder's rule blend), in the
-# whole article (the TF-IDF heads' rules), for the evidence shortlist and, scored alone, for the quotes, by the
-# encoder's and the TF-IDF heads' rules. The answer depends on the two strings only (the patterns are constants),
-# so it is computed once: the rules had taken 95 ms of a 1 s call on 24 medium articles, most of it asking again
-# (benchmarks/results/served-path-changes.md, 27 Nov, ninth session). 64k answers (about 15 MB) hold every rule
-# signal of a full pyfunc batch of 64 medium articles, or of 25 long ones; beyond that the oldest are forgotten.
+# The scorer asks about each sentence up to six times per call: in its chunk (the encoder's rule blend), in the
+# whole article (the TF-IDF heads' rules), and for the evidence shortlist and the quotes (both rule sets each time).
+# The answer depends on the two strings only (the patterns are constants), so it is computed once: the rules had
+# taken 95 ms of a 1 s call on 24 medium articles, most of it asking again (benchmarks/results/served-path-changes.md,
+# 27 Nov, ninth session). 64k answers take about 12 MB (10 MB of entries, measured with tracemalloc, and the
+# sentences they keep) and hold the eight rule signals of about 250 medium or 40 long articles; beyond that the
+# oldest are forgotten.
 @functools.lru_cache(maxsize=RULE_CACHE_SIZE)
 def rule_fires(signal: str, sentence: str) -> bool:
     """True when one of ``signal``'s patterns matches ``sentence`` (and it is not a negated claim). Memoised."""
