@@ -354,6 +354,13 @@ def test_a_street_named_after_a_region_is_not_the_region() -> None:
     assert _regions("Police said militants attacked a post in Kashmir.")[0] == ("IN", "Jammu and Kashmir")
 
 
+def test_a_lower_case_city_after_a_name_is_a_hint_not_part_of_the_name() -> None:
+    # GeoNames lists "Hyderabad City" for Hyderabad in Sindh: the longer match had outranked India's Hyderabad.
+    assert _regions("A group attacked a media office in Hyderabad city on Monday.")[0] == ("IN", "Telangana")
+    # A district keeps its full name: "Bara District" is Nepal's, the bare "Bara" reads as a town elsewhere.
+    assert _regions("Police fired warning shots near Hardiya area (Bara district).")[0][0] == "NP"
+
+
 def test_a_sentence_opening_article_is_no_place_name() -> None:
     # "The Farmers" is another name of Weston, Massachusetts.
     assert _regions("BKU members attacked police. The farmers burned tents and demolished a plaque.") == [("IN", None)]

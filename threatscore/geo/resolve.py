@@ -250,6 +250,8 @@ class Resolver:
         for s, e, key in gaz.iter_matches(norm.skeleton):
             a, b = norm.span(s, e)
             surface = doc[a:b]
+            if case_informative and _generic_tail(surface):
+                continue  # "Hyderabad city": the name "Hyderabad" and its hint, not GeoNames' "Hyderabad City" (Sindh)
             entries = range(gaz.entry_start[key], gaz.entry_start[key + 1])
             if (
                 case_informative
@@ -791,6 +793,17 @@ def _case_informative(doc: str) -> bool:
         return False
     starts = _SENTENCE_START_RE.findall(sample)
     return len(starts) < 3 or sum(ch.isupper() for ch in starts) >= 0.5 * len(starts)
+
+
+def _generic_tail(surface: str) -> bool:
+    """Whether a name of several words ends in a lower-case "city", "town" or "village" in cased text: the shorter
+    name before it is what the text names, with a hint of its kind (alternate names such as "Hyderabad City" would
+    otherwise outrank it, being longer). Not "district": "Bara District" and "Parsa District" are GeoNames' names of
+    Nepal's districts, and the bare "Bara" and "Parsa" read as towns in India (dev rows lost when tried)."""
+    words = surface.split()
+    if len(words) < 2 or not words[0][:1].isupper():
+        return False
+    return words[-1].islower() and words[-1] in data.CITY_WORDS
 
 
 def _looks_capitalised(surface: str) -> bool:
