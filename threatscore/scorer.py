@@ -156,7 +156,8 @@ class Scorer:
             with ThreadPoolExecutor(1, thread_name_prefix="threatscore-text") as side:
                 lexical = self._lexical_job(side, prepared)
                 facts = side.submit(lambda: [_text_facts(p) for p in prepared])
-                return self._score_prepared(prepared, self._pooled(prepared, lexical), facts, model)
+                pooled = self._pooled(prepared, lexical)
+                return self._score_prepared(prepared, pooled, facts.result(), model)
         pooled = self._pooled(prepared)
         return self._score_prepared(prepared, pooled, [_text_facts(p) for p in prepared], model)
 
@@ -164,12 +165,10 @@ class Scorer:
         self,
         prepared: Sequence[_Prepared],
         pooled: list[tuple[HeadOutputs, FloatArray, np.ndarray | None]],
-        facts: list[_TextFacts] | Future[list[_TextFacts]],
+        facts: list[_TextFacts],
         model: ModelInfo,
     ) -> list[Assessment]:
-        """Readings, evidence and assessments from the pooled outputs and each article's text facts (waited for
-        here when they are still being worked out on the second thread)."""
-        facts = facts.result() if isinstance(facts, Future) else facts
+        """Readings, evidence and assessments from the pooled outputs and each article's text facts."""
         readings = [self._read(p, *row, f.fatality_mentions) for p, row, f in zip(prepared, pooled, facts, strict=True)]
         evidence = self._evidence(prepared, readings)
         return [self._assess(p, r, e, f, model) for p, r, e, f in zip(prepared, readings, evidence, facts, strict=True)]

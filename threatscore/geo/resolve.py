@@ -419,11 +419,11 @@ class Resolver:
         contains the first."""
         for i in range(len(mentions) - 1):
             m, n = mentions[i], mentions[i + 1]
+            if n.start - m.end > 24 or all(c.demonym for c in n.candidates):
+                continue  # too far apart; or "in Afrin city, Turkish forces try …": an adjective contains no place
             gap = doc[m.end : n.start]
             part_of = bool(_PART_OF_GAP_RE.match(gap))
-            if all(c.demonym for c in n.candidates):
-                continue  # "in Afrin city, Turkish forces try …": an adjective contains no place
-            if n.start - m.end <= 24 and (part_of or _CONTAINER_GAP_RE.match(gap)):
+            if part_of or _CONTAINER_GAP_RE.match(gap):
                 m.container = i + 1
                 m.paren = "(" in gap
                 m.part_of = part_of
