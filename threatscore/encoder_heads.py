@@ -16,10 +16,11 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from threatscore.heads import FloatArray, HeadOutputs, RuleSignal, rule_proba
 from threatscore.taxonomy import SIGNALS
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: ONNX output names, in the order the exported graph returns them.
 OUTPUTS = ("relevance", "signals", "event_types", "severity", "resurgence")
@@ -238,6 +242,8 @@ class EncoderRuntime(NamedTuple):
     #: One thread: a batch run on ``pool`` beside the others (None with one core).
     solo: Any
     pool: ThreadPoolExecutor | None
+    #: The pool's threads, one per core.
+    threads: int = 1
 
 
 #: The interpreter's thread switch interval (seconds) once an encoder runs batches side by side. A pool thread whose
@@ -255,6 +261,53 @@ def _shorten_switch_interval() -> None:
         logger.info("thread switch interval %.4f s -> %.4f s", sys.getswitchinterval(), SWITCH_INTERVAL_S)
         sys.setswitchinterval(SWITCH_INTERVAL_S)
 
+
+def _side_by_side(pool: ThreadPoolExecutor, threads: int, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``[fn(item) for item in items]`` on ``threads`` of ``pool``'s threads, each taking the next item in order as it
+    comes free; the first error stops them and is raised.
+
+    One task per thread, not one per item: a future per batch cost each batch a future, a wake-up of the waiting
+    caller and a turn of the GIL for it while the other thread's run was ending (the sentences of a call are
+    hundreds of one-sentence batches): medium articles ×1.035, short ×1.029, long ×1.019 (one process, 9 paired
+    runs; benchmarks/results/served-path-changes.md, tenth session)."""
+    queue = deque(enumerate(items))
+    results: list[Any] = [None] * len(items)
+    # The tasks reach ``fn`` through ``work``, emptied before returning. A pool thread drops its finished task only
+    # after the caller has seen it finish; had the task still held ``fn`` (and through it the encoder's sessions), a
+    # fork right after this call would carry those sessions into the child, which then hangs at exit destroying
+    # them (``_release_before_fork``; the fork test's script hung in 4 of ~50 runs before this).
+    work = [fn]
+
+    def drain() -> None:
+        step = work[0]
+        while True:
+            try:
+                k, item = queue.popleft()  # atomic: two threads never take the same item
+            except IndexError:
+                return
+            try:
+                results[k] = step(item)
+            except BaseException:
+                queue.clear()  # the other threads stop after their current item
+                raise
+
+    try:
+        workers = []
+        try:
+            for _ in range(min(threads, len(items))):
+                workers.append(pool.submit(drain))
+        except RuntimeError:  # the pool was shut down under this call, before a fork (``EncoderHeads._release``)
+            drain()  # the rest of the batches on this thread
+        for worker in workers:
+            worker.result()  # re-raises a batch's error
+    finally:
+        queue.clear()
+        work.clear()
+    return results
+
+
+#: Names of the threads that run an encoder's batches side by side.
+POOL_THREAD_PREFIX = "threatscore-encoder"
 
 #: Encoders that hold sessions, released before this process forks (``_release_before_fork``).
 _LOADED: weakref.WeakSet[EncoderHeads] = weakref.WeakSet()
@@ -357,11 +410,18 @@ class EncoderHeads:
         return None if self._runtime is None else self._runtime.pool
 
     def _release(self) -> None:
-        """Let go of the sessions and the pool (before a fork); the next call loads them again. A call in flight
-        on another thread keeps its own reference and finishes on them (its sessions then go to the child too,
-        in use: fork from a process that is not scoring); the pool's idle threads exit once it is collected."""
+        """Let go of the sessions and the pool (before a fork), and wait for the pool's threads to end; the next
+        call loads them again. A pool thread that had just finished its task was still between two steps when a
+        fork came right after a call, and ~1 % of such children hung at exit (2 in ~110 runs of the fork test's
+        script; none in 450 with the threads joined). A call in flight on another thread keeps its own reference and
+        finishes on its sessions, its remaining batches on its own thread (those sessions then go to the child too,
+        in use: fork from a process that is not scoring)."""
         with self._lock:
-            self._runtime = None
+            runtime, self._runtime = self._runtime, None
+        if runtime is not None and runtime.pool is not None:
+            # Never join from one of the pool's own threads (a fork from inside a batch).
+            in_pool = threading.current_thread().name.startswith(POOL_THREAD_PREFIX)
+            runtime.pool.shutdown(wait=not in_pool)
 
     def _ensure_loaded(self) -> EncoderRuntime:
         runtime = self._runtime
@@ -384,7 +444,7 @@ class EncoderHeads:
                 # Several batches: one single-threaded run per core (onnxruntime releases the GIL in ``run``).
                 # A 512-token batch's GEMMs are too small to split well across cores; whole batches are not.
                 solo = build_session(graph, disabled, 1)
-                pool = ThreadPoolExecutor(threads, thread_name_prefix="threatscore-encoder")
+                pool = ThreadPoolExecutor(threads, thread_name_prefix=POOL_THREAD_PREFIX)
                 _shorten_switch_interval()
             # Dynamic int8 scales each activation tensor by its batch's range, padding and batch mates included:
             # the same article scored in another request, another batch size or on Spark would get other
@@ -393,7 +453,7 @@ class EncoderHeads:
             # `make bench` on a busy host (benchmarks/results/served-path-changes.md, H).
             self._one_per_batch = dynamically_quantized(self.onnx_model)
             self._tokenizer = tokenizer
-            self._runtime = EncoderRuntime(build_session(graph, disabled, threads), solo, pool)
+            self._runtime = EncoderRuntime(build_session(graph, disabled, threads), solo, pool, threads)
             _LOADED.add(self)
             _register_fork_hooks()
             return self._runtime
@@ -440,7 +500,7 @@ class EncoderHeads:
             return outputs, per_text
 
         if runtime.pool is not None and self.parallel_batches and len(padded) > 1:
-            results = list(runtime.pool.map(lambda batch: run(batch, runtime.solo), padded))
+            results = _side_by_side(runtime.pool, runtime.threads, lambda batch: run(batch, runtime.solo), padded)
         else:
             results = [run(batch) for batch in padded]
         parts: dict[str, list[np.ndarray]] = {k: [] for k in OUTPUTS}

@@ -216,15 +216,20 @@ class BlendedHeads:
         """Blend the two heads' outputs for the same texts (or articles) and re-calibrate them."""
         return calibrate_outputs(blend_outputs(encoder, lexical, self.shares()), self.temperatures)
 
-    def predict_signals(self, texts: Sequence[str]) -> FloatArray:
-        """Signal probabilities for sentences, blended with the signals' weight and re-calibrated."""
-        return self.mix_signals(self.encoder.predict_signals(texts), texts)
+    def predict_signals(self, texts: Sequence[str], *, lexical: FloatArray | None = None) -> FloatArray:
+        """Signal probabilities for sentences, blended with the signals' weight and re-calibrated (``lexical``: see
+        ``mix_signals``)."""
+        return self.mix_signals(self.encoder.predict_signals(texts), texts, lexical=lexical)
 
-    def mix_signals(self, encoder: FloatArray, texts: Sequence[str]) -> FloatArray:
+    def mix_signals(
+        self, encoder: FloatArray, texts: Sequence[str], *, lexical: FloatArray | None = None
+    ) -> FloatArray:
         """The encoder's signal probabilities for sentences ``texts`` (however it read them) blended with the
-        lexical heads' and re-calibrated."""
+        lexical heads' and re-calibrated. ``lexical``: the lexical heads' probabilities for ``texts``, when they were
+        read already (the scorer reads them on its second thread)."""
         w = self.shares()["signals"]
-        mixed = w * encoder + (1.0 - w) * self.lexical.predict_signals(texts)
+        lexical = self.lexical.predict_signals(texts) if lexical is None else lexical
+        mixed = w * encoder + (1.0 - w) * lexical
         return temper_binary(mixed, self.temperatures["signals"])
 
     def describe(self) -> dict[str, str]:

@@ -12,6 +12,7 @@ import pytest
 from threatscore.encoder_heads import EncoderHeads, available_cpus, unfuse_skip_layer_norm
 from threatscore.schemas import Article
 from threatscore.scorer import Scorer
+from threatscore.taxonomy import SIGNALS
 
 
 class CountingHeads:
@@ -247,6 +248,92 @@ def test_text_work_beside_the_encoder_gives_the_same_assessments(tiny_onnx, tiny
     assert threads == [threading.current_thread().name] * len(articles)
     assert beside == in_turn
     assert beside[0]["regions"] and beside[0]["severity"]["fatalities"]  # the side work's results are in them
+
+
+def test_sentences_tf_idf_read_ahead_on_the_second_thread_give_the_same_evidence(tiny_onnx, tiny_fit, seed_text):
+    """A blend's TF-IDF signals of the sentences of short and medium articles are read on the second thread while
+    the encoder runs, once per distinct sentence; evidence is exactly what reading them when needed gives. A long
+    article's sentences are read only when evidence asks for them."""
+    import threading
+
+    from threatscore.heads import BLENDED_OUTPUTS, BlendedHeads
+    from threatscore.scorer import SENTENCE_LEXICAL_MAX_CHUNKS
+
+    _, int8, tokenizer_json = tiny_onnx
+    encoder = EncoderHeads(int8, tokenizer_json, max_length=64, max_words=40, threads=2)
+    heads = BlendedHeads(encoder, tiny_fit.heads, dict.fromkeys(BLENDED_OUTPUTS, 0.5))
+    # Every signal over its threshold, so that every article asks for evidence.
+    config = tiny_fit.scorer_config.model_copy(update={"signal_thresholds": dict.fromkeys(SIGNALS, 0.0)})
+    scorer = Scorer(heads, config)
+    short = "Gunmen attacked a police post in Kano. The group claimed the attack. Two officers were killed."
+    articles = [*_articles(seed_text), Article(id="short", text=short), Article(id="again", text=short)]
+    prepared = [scorer._prepare(a) for a in articles]
+    assert any(len(p.chunks) > SENTENCE_LEXICAL_MAX_CHUNKS for p in prepared)  # the seed article is long here
+    calls: list[tuple[str, list[str]]] = []
+    lexical = tiny_fit.heads.predict_signals
+
+    def recording(texts):
+        calls.append((threading.current_thread().name, list(texts)))
+        return lexical(texts)
+
+    tiny_fit.heads.predict_signals = recording
+    try:
+        ahead = [a.model_dump() for a in scorer.score(articles)]
+        read_ahead = [texts for name, texts in calls if name.startswith("threatscore-text")]
+        scorer.parallel_text_work = False
+        calls.clear()
+        when_needed = [a.model_dump() for a in scorer.score(articles)]
+    finally:
+        del tiny_fit.heads.predict_signals
+    assert ahead == when_needed
+    assert any(s["evidence"] for a in ahead for s in a["signals"].values())
+    assert len(read_ahead) == 1
+    expected = [s for p in prepared if len(p.chunks) <= SENTENCE_LEXICAL_MAX_CHUNKS for s in p.sentence_inputs]
+    assert read_ahead[0] == list(dict.fromkeys(expected))  # each distinct sentence once, the long article's none
+
+
+def test_side_by_side_keeps_the_order_and_stops_at_the_first_error():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threatscore.encoder_heads import _side_by_side
+
+    seen: list[str] = []
+
+    def square(x: int) -> int:
+        seen.append(threading.current_thread().name)
+        return x * x
+
+    with ThreadPoolExecutor(2, thread_name_prefix="side") as pool:
+        assert _side_by_side(pool, 2, square, list(range(50))) == [x * x for x in range(50)]
+        assert set(seen) <= {"side_0", "side_1"} and len(seen) == 50
+        done: list[int] = []
+
+        def failing(x: int) -> int:
+            if x == 3:
+                raise ValueError("batch 3")
+            done.append(x)
+            return x
+
+        with pytest.raises(ValueError, match="batch 3"):
+            _side_by_side(pool, 2, failing, list(range(1000)))
+        assert len(done) < 999  # the other thread stopped after its current item
+    # A pool shut down under a call (before a fork): the call scores the rest on its own thread.
+    seen.clear()
+    assert _side_by_side(pool, 2, square, list(range(10))) == [x * x for x in range(10)]
+    assert seen == [threading.current_thread().name] * 10
+
+
+def test_releasing_an_encoder_joins_its_pool_threads(tiny_onnx):
+    """Before a fork no thread of the encoder's pool may be left between two steps: ``_release`` waits for them."""
+    _, int8, tokenizer_json = tiny_onnx
+    heads = EncoderHeads(int8, tokenizer_json, max_length=64, max_words=40, threads=2)
+    heads.logits(TEXTS * 2)
+    pool = heads._pool
+    assert pool is not None and pool._threads
+    heads._release()
+    assert heads._runtime is None and not any(t.is_alive() for t in pool._threads)
+    assert heads.logits(TEXTS)["signals"].shape[0] == len(TEXTS)  # loaded again at the next call
 
 
 def test_fp32_logits_are_the_same_whatever_the_batching(tiny_onnx):
