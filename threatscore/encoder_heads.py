@@ -412,8 +412,8 @@ class EncoderHeads:
     def _release(self) -> None:
         """Let go of the sessions and the pool (before a fork), and wait for the pool's threads to end; the next
         call loads them again. A pool thread that had just finished its task was still between two steps when a
-        fork came right after a call, and ~1 % of such children hung at exit (2 in ~110 runs of the fork test's
-        script; none in 450 with the threads joined). A call in flight on another thread keeps its own reference and
+        fork came right after a call, and ~1 % of such children hung at exit (1 in ~110 runs of the fork test's
+        script; none in 750 with the threads joined). A call in flight on another thread keeps its own reference and
         finishes on its sessions, its remaining batches on its own thread (those sessions then go to the child too,
         in use: fork from a process that is not scoring)."""
         with self._lock:
