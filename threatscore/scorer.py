@@ -199,10 +199,8 @@ class Scorer:
         per signal only, so most of them never are (read ahead, all distinct, long articles ×0.991)."""
         if not isinstance(self.heads, BlendedHeads) or not isinstance(self.heads.encoder, EncoderHeads):
             return None
-        lexical = self.heads.lexical
         short = [p for p in prepared if len(p.chunks) <= SENTENCE_LEXICAL_MAX_CHUNKS]
-        texts = list(dict.fromkeys(s for p in short for s in p.sentence_inputs))
-        return side.submit(lambda: dict(zip(texts, lexical.predict_signals(texts), strict=True)) if texts else {})
+        return side.submit(_lexical_signals, self.heads.lexical, [s for p in short for s in p.sentence_inputs])
 
     def chunks(self, article: Article) -> list[str]:
         """The model inputs ``score`` makes of an article: its chunks, each with the title in front."""
@@ -404,9 +402,9 @@ class Scorer:
             for (k, _, _), used in zip(wanted, used_per_article, strict=True)
             for i in used
         ]
-        blend = self.heads if isinstance(self.heads, BlendedHeads) else None
-        if blend is not None and sentence_lexical is not None:
-            sentence_probs = blend.predict_signals(texts, lexical=_lexical_rows(blend, sentence_lexical, texts))
+        if isinstance(self.heads, BlendedHeads):
+            known = _lexical_rows(self.heads, sentence_lexical or {}, texts)
+            sentence_probs = self.heads.predict_signals(texts, lexical=known)
         else:
             sentence_probs = self.heads.predict_signals(texts)
         offset = 0
@@ -459,8 +457,7 @@ class Scorer:
         raw = np.concatenate(chunk_logits)
         probs = encoder.signal_probs(raw, texts)
         if blend is not None:
-            known = _lexical_rows(blend, sentence_lexical, texts) if sentence_lexical is not None else None
-            probs = blend.mix_signals(probs, texts, lexical=known)
+            probs = blend.mix_signals(probs, texts, lexical=_lexical_rows(blend, sentence_lexical or {}, texts))
         out, offset = [], 0
         for (k, quotes, learned), rows in zip(wanted, read, strict=True):
             row = {i: offset + j for j, i in enumerate(rows)}
@@ -475,13 +472,18 @@ class Scorer:
         return out
 
 
+def _lexical_signals(lexical: TextHeads, texts: Sequence[str]) -> dict[str, FloatArray]:
+    """The TF-IDF signal probabilities of each distinct sentence of ``texts``, read in one pass (a row depends on
+    its own text only)."""
+    distinct = list(dict.fromkeys(texts))
+    return dict(zip(distinct, lexical.predict_signals(distinct), strict=True)) if distinct else {}
+
+
 def _lexical_rows(blend: BlendedHeads, known: Mapping[str, FloatArray], texts: Sequence[str]) -> FloatArray:
     """The blend's TF-IDF signal probabilities of sentences ``texts``, one row each: those in ``known`` as read
     already, the others read now."""
-    missing = list(dict.fromkeys(t for t in texts if t not in known))
-    if missing:
-        known = {**known, **dict(zip(missing, blend.lexical.predict_signals(missing), strict=True))}
-    return np.stack([known[t] for t in texts]) if texts else np.zeros((0, len(SIGNALS)))
+    read = _lexical_signals(blend.lexical, [t for t in texts if t not in known])
+    return np.stack([known[t] if t in known else read[t] for t in texts]) if texts else np.zeros((0, len(SIGNALS)))
 
 
 def _encoder_of(heads: TextHeads) -> TextHeads:
