@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from threatscore.geo import gazetteer as gazetteer_module
@@ -535,3 +537,15 @@ def test_evaluate_places_reports_per_source() -> None:
     assert by_source["ucdp"].admin1_accuracy == 1.0
     text = report.render()
     assert "| acled |" in text and "| all |" in text
+
+
+def test_each_names_flags_are_the_union_of_its_readings_flags() -> None:
+    # The resolver asks a name's ``key_flags`` (is any reading a block, a demonym, a common noun?) instead of
+    # scanning its readings; both must agree for every name.
+    gaz = gazetteer_module.get_gazetteer()
+    starts = np.asarray(gaz.entry_start, dtype=np.int64)
+    flags = np.frombuffer(gaz.entry_flags, dtype=np.uint8)
+    union = np.array([np.bitwise_or.reduce(flags[a:b], initial=0) for a, b in itertools.pairwise(starts)])
+    assert len(gaz.key_flags) == len(starts) - 1
+    assert (np.frombuffer(gaz.key_flags, dtype=np.uint8) == union).all()
+    assert (union & gazetteer_module.FLAG_DEMONYM).any() and (union & gazetteer_module.FLAG_BLOCK).any()

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import ahocorasick
+import numpy as np
 
 from threatscore.geo import data
 from threatscore.geo.normalize import fold, skeleton
@@ -100,13 +101,24 @@ class Gazetteer:
     admin1_by_skeleton: dict[tuple[str, str], int]
     automaton: Any = field(repr=False)
     entry_form: list[str] = field(init=False, repr=False)
+    #: Per key, the union of its entries' ``FLAG_*`` bits: whether any reading is a block, a demonym, … in one
+    #: lookup (the resolver asks for each of an article's ~220 matches).
+    key_flags: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.entry_form = self.entry_forms_blob.split("\x00")
+        starts = np.asarray(self.entry_start, dtype=np.int64)
+        flags = np.frombuffer(self.entry_flags, dtype=np.uint8)
+        union = np.zeros(len(starts) - 1, dtype=np.uint8)
+        owns = starts[:-1] < starts[1:]  # a key without entries (none is built so) keeps no flag
+        if len(flags):
+            union[owns] = np.bitwise_or.reduceat(flags, starts[:-1][owns])
+        self.key_flags = union.tobytes()
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("entry_form", None)
+        state.pop("key_flags", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
