@@ -2,7 +2,8 @@
 
 ``make bench`` (or ``python -m benchmarks.harness``) runs every (case, article length) in a fresh worker process,
 rounds interleaved in a shuffled order so that machine drift spreads over all cases, measures the machine's
-peak GEMM rates before and after, and writes ``benchmarks/results/bench.json`` and the "Scoring performance"
+peak GEMM rates before and after (the limit) and right after each served round (the same gap paired in time), and
+writes ``benchmarks/results/bench.json`` and the "Scoring performance"
 section of ``benchmarks/RESULTS.md``. ``--quick`` is a smoke run (one round, a few articles).
 
 A worker (``python -m benchmarks.harness worker ...``) loads one case, scores one warm-up article (the cold
@@ -347,7 +348,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         checkpoint = setup["checkpoint"]
         common = ["--threads", str(args.threads), "--seed", str(args.seed)]
         cells = [(case, length) for length in args.lengths for case in args.cases]
-        total = rounds * len(cells) + 2
+        # Two peak measurements around the run, and one right after each served round (``report.paired_gaps``).
+        total = rounds * len(cells) + 2 + rounds * sum(case == "served" for case, _ in cells)
         results: list[dict[str, Any]] = []
         peaks: list[dict[str, Any]] = []
         with tqdm(total=total, desc="benchmark", unit="worker") as progress:
@@ -374,6 +376,10 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                     progress.set_postfix(round=r + 1, case=case, length=length)
                     results.append(_spawn(argv, work / f"r{r}-{case}-{length}.json"))
                     progress.update()
+                    if case == "served":
+                        beside = _spawn(["peaks", *common], work / f"r{r}-{case}-{length}-peaks.json")
+                        results[-1]["peaks_beside"] = beside
+                        progress.update()
             peaks.append(_spawn(["peaks", *common], work / "peaks1.json"))
             progress.update()
     cpu1 = _cpu_jiffies()
