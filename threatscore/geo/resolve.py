@@ -807,6 +807,8 @@ def _looks_capitalised(surface: str) -> bool:
     head = surface[:1]
     if head.isalpha() and head.isupper() and head not in "Tt":
         return True  # most calls: neither "the …" below nor a lower-case first letter
+    if head.islower() and surface.isalpha():
+        return False  # one lower-case word ("army", "town"): no rule below can read it as a name
     words = surface.split()
     if len(words) > 1 and words[0].lower() == "the":
         # "The farmers" opening a sentence is no name ("The Farmers" is another name of Weston, Massachusetts);
