@@ -137,14 +137,8 @@ def paired_gaps(runs: Sequence[dict[str, Any]], shape: EncoderShape = MINILM_L6)
     """Per round, limit ÷ measured with the limit taken at the peak measured right after that round
     (``peaks_beside``, served rounds of runs from 27 Nov, eleventh session, on): the machine's speed moves by ±10 %
     between minutes, and a peak from another moment of the run moves the gap with it."""
-    gaps = []
-    for run in runs:
-        beside, lengths = run.get("peaks_beside"), run.get("token_lengths")
-        if not beside or not lengths:
-            continue
-        seconds, _, _ = seconds_at_peak(lengths, shape, best_peaks([beside]), int8=bool(run.get("int8")))
-        gaps.append(run["n"] / seconds / run["articles_per_s"])
-    return gaps
+    limits = [limit_for(run, best_peaks([run["peaks_beside"]]), shape) for run in runs if run.get("peaks_beside")]
+    return [limit["gap"] for limit in limits if limit is not None]
 
 
 def aggregate(

@@ -159,9 +159,9 @@ class Scorer:
             with ThreadPoolExecutor(1, thread_name_prefix="threatscore-text") as side:
                 lexical = self._lexical_job(side, prepared)
                 facts = side.submit(lambda: [_text_facts(p) for p in prepared])
-                sentences = self._sentence_lexical_job(side, prepared)
+                sentence_lexical = self._sentence_lexical_job(side, prepared)
                 pooled = self._pooled(prepared, lexical)
-                known = sentences.result() if sentences is not None else None
+                known = sentence_lexical.result() if sentence_lexical is not None else None
                 return self._score_prepared(prepared, pooled, facts.result(), model, known)
         pooled = self._pooled(prepared)
         return self._score_prepared(prepared, pooled, [_text_facts(p) for p in prepared], model)
