@@ -129,16 +129,16 @@ def load_fp32(checkpoint: Checkpoint, seed: int = 0) -> tuple[Any, Any]:
     import torch
 
     if checkpoint.source == CHECKPOINT_SOURCE_RUN:
-        from training.minilm import load_checkpoint
+        from training.encoder_training import load_checkpoint
 
         return load_checkpoint(checkpoint.path)
     from transformers import AutoTokenizer
 
     # The project builds this architecture in one place; reuse it rather than copy it.
-    from training.minilm import _torch_model
+    from training.encoder_training import build_torch_model
 
     torch.manual_seed(seed)  # the random heads are reproducible
-    model, _ = _torch_model(checkpoint.path, trainable_layers=0)
+    model, _ = build_torch_model(checkpoint.path, trainable_layers=0)
     model.eval()
     return model, AutoTokenizer.from_pretrained(str(checkpoint.path))
 
@@ -194,7 +194,7 @@ def naive_pipelines(model: Any, tokenizer: Any) -> list[Any]:
     from transformers import BertPreTrainedModel, pipeline
     from transformers.modeling_outputs import SequenceClassifierOutput
 
-    from training.minilm import mean_pool
+    from training.encoder_training import mean_pool
 
     class MeanPooledBertClassifier(BertPreTrainedModel):
         """``BertForSequenceClassification`` with the product model's pooling (mean over tokens, not [CLS])."""

@@ -287,7 +287,8 @@ def resolve_setup(model_uri: str, checkpoint_run: str | None, work_dir: Path) ->
     """
     from benchmarks.cases import CHECKPOINT_SOURCE_BASE, CHECKPOINT_SOURCE_RUN
     from threatscore.registry import resolve
-    from training.minilm import CHECKPOINT_ARTIFACT, default_model_dir, download_checkpoint
+    from training.encoder_training import default_model_dir
+    from training.minilm import CHECKPOINT_ARTIFACT, download_checkpoint
 
     ref = resolve(model_uri)
     versions = registered_versions(ref.name) if ref.name else []

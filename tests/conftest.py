@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from threatscore.registry import configure_tracking
 from threatscore.settings import OFFLINE_ENV, Settings
+from threatscore.taxonomy import SIGNALS
 
 for _key, _value in OFFLINE_ENV.items():
     os.environ.setdefault(_key, _value)
@@ -139,3 +141,20 @@ def registered_tiny(mlflow_settings: Settings, tiny_experiment, tmp_path_factory
     config_path.write_text(yaml.safe_dump(tiny_experiment.model_dump(mode="json")), encoding="utf-8")
     result = train(config_path, mlflow_settings, evaluate=True)
     return {"result": result, "config_path": config_path, "settings": mlflow_settings}
+
+
+@pytest.fixture(scope="session")
+def tiny_gold(tiny_processed: Path):
+    """The tiny corpus and a gold set over its first 60 ACLED rows (keyword-made labels)."""
+    corpus = pd.read_parquet(tiny_processed / "corpus.parquet")
+    rows = corpus[corpus["source"] == "acled"].head(60)
+    gold = pd.DataFrame({"id": rows["id"], "part": rows["split"]})
+    for name in SIGNALS:
+        gold[f"sig_{name}"] = (
+            rows["text"]
+            .str.contains("overran|claimed" if name == "territorial_control" else "killing")
+            .astype(int)
+            .to_numpy()
+        )
+    gold["resurgence"] = rows["text"].str.contains("overran").astype(int).to_numpy()
+    return corpus, gold

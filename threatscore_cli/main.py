@@ -66,18 +66,47 @@ def train(
     if_no_champion: Annotated[
         bool, typer.Option("--if-no-champion", help="Do nothing when the registry already has a champion.")
     ] = False,
+    device_bundle: Annotated[
+        Path | None,
+        typer.Option(
+            help="MiniLM only. Alone: write the experiment's training bundle to this folder, to be trained on another "
+            "machine with `python -m training.device_run BUNDLE OUT`, and stop. With --device-result: finish the run "
+            "from the weights trained there."
+        ),
+    ] = None,
+    device_result: Annotated[
+        Path | None,
+        typer.Option(help="The OUT folder of `python -m training.device_run` run on --device-bundle's bundle."),
+    ] = None,
 ) -> None:
     """Train the experiment in CONFIG, log it to MLflow and register it (alias challenger; champion if none)."""
     from threatscore.registry import configure_tracking
+    from training.device_run import BundleError, DeviceRun
     from training.packaging import has_alias
     from training.train import train as run_training
+    from training.train import write_device_bundle
 
+    if device_result is not None and device_bundle is None:
+        raise _fail("--device-result needs --device-bundle (the bundle it was trained from)")
+    if device_bundle is not None and device_result is None:
+        try:
+            manifest = write_device_bundle(config, device_bundle)
+        except (BundleError, ValueError) as exc:
+            raise _fail(str(exc)) from exc
+        typer.echo(f"wrote {device_bundle} ({manifest.name}); train it with:")
+        typer.echo(f"  python -m training.device_run {device_bundle} OUT")
+        typer.echo(f"then: threatscore train {config} --device-bundle {device_bundle} --device-result OUT")
+        return
     settings = get_settings()
     configure_tracking(settings)
     if if_no_champion and has_alias(settings.model_name, "champion"):
         typer.echo(f"{settings.model_name}@champion exists; not training (drop --if-no-champion to train anyway)")
         return
-    result = run_training(config, get_settings(), evaluate=not no_eval)
+    device_run = None if device_result is None or device_bundle is None else DeviceRun(device_bundle, device_result)
+    try:
+        result = run_training(config, get_settings(), evaluate=not no_eval, device_run=device_run)
+    except BundleError as exc:
+        raise _fail(str(exc)) from exc
     typer.echo(f"run {result.run_id}: registered {get_settings().model_name} version {result.version}")
     if result.report.rows:
         typer.echo(result.report.render_markdown())

@@ -109,6 +109,8 @@ class OptimConfig(_Frozen):
     warmup_ratio: float = Field(0.06, ge=0.0, lt=1.0)
     #: Hard stop on wall-clock training time (the CPU budget); the schedule still ends cleanly.
     max_train_minutes: float = Field(45.0, gt=0.0)
+    #: Where the training loop runs: "auto" takes a GPU when torch sees one (bf16 autocast there), else the CPU.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
 class TrainingDataConfig(DataConfig):

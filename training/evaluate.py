@@ -191,7 +191,8 @@ def _task_finetune(model: LoadedModel, config: TaskFinetuneConfig) -> TaskFinetu
     """How a model's task rows are made: its own fp32 encoder (its run's ``torch_checkpoint/``) fine-tuned per
     task when it is a MiniLM model, all-MiniLM-L6-v2 itself when the run kept no checkpoint; None (TF-IDF + LR,
     the baseline's family) otherwise."""
-    from training.minilm import default_model_dir, download_checkpoint, has_checkpoint
+    from training.encoder_training import default_model_dir
+    from training.minilm import download_checkpoint, has_checkpoint
     from training.task_benchmarks import TaskFinetune
 
     heads = model.pyfunc.unwrap_python_model().scorer.heads

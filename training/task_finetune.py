@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from threatscore.text import chunk_spans
 from training.config import TaskFinetuneConfig
+from training.encoder_training import freeze_below, mean_pool
 from training.metrics import best_threshold
-from training.minilm import freeze_below, mean_pool
 
 logger = logging.getLogger(__name__)
 

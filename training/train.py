@@ -27,8 +27,10 @@ from training.baseline import fit_baseline
 from training.config import BaselineExperiment, MiniLMExperiment, load_experiment
 from training.corpus import load_corpus
 from training.corpus.manifest import sha256_file
+from training.device_run import DeviceRun, write_bundle
+from training.encoder_training import base_tokenizer, tokenize_for_training
 from training.evaluate import EvaluationReport, evaluate_model, log_report_to_model_run
-from training.minilm import fit_minilm
+from training.minilm import fit_minilm, minilm_training_set, text_lengths
 from training.packaging import log_threatscore_model, register
 
 logger = logging.getLogger(__name__)
@@ -53,12 +55,23 @@ class LoggedModel:
     model_uri: str
 
 
-def train(config_path: Path, settings: Settings, *, evaluate: bool = True) -> TrainResult:
-    """Run the experiment in ``config_path`` end to end."""
+def train(
+    config_path: Path, settings: Settings, *, evaluate: bool = True, device_run: DeviceRun | None = None
+) -> TrainResult:
+    """Run the experiment in ``config_path`` end to end; with ``device_run``, from an encoder trained elsewhere on
+    a bundle of this experiment (``training.device_run``)."""
     config = load_experiment(config_path)
+    if device_run is not None and not isinstance(config, MiniLMExperiment):
+        raise ValueError(f"{config_path}: only a MiniLM experiment trains on a device")
     configure_tracking(settings)
     corpus = load_corpus(config.data.processed_dir)
-    logged = fit_and_log(config, config_path, corpus, manifest_path=config.data.processed_dir / "manifest.json")
+    logged = fit_and_log(
+        config,
+        config_path,
+        corpus,
+        manifest_path=config.data.processed_dir / "manifest.json",
+        device_run=device_run,
+    )
     version = register(logged.model_uri, config.tracking.register_as, config.tracking.alias)
     MlflowClient().set_tag(logged.run_id, "registered_version", version)
     report = EvaluationReport(rows=[], model_uri=logged.model_uri)
@@ -76,6 +89,7 @@ def fit_and_log(
     manifest_path: Path | None = None,
     artifacts: dict[str, Path] | None = None,
     tags: dict[str, str] | None = None,
+    device_run: DeviceRun | None = None,
 ) -> LoggedModel:
     """Fit ``config`` on ``corpus`` and log the run (config, data manifest, metrics, the pyfunc); no registration.
 
@@ -100,11 +114,15 @@ def fit_and_log(
                 mlflow.log_artifact(str(local), artifact_path=artifact_path)
         started = time.perf_counter()
         if isinstance(config, MiniLMExperiment):
-            gold = load_annotations(config.data.annotations) if config.data.annotations.exists() else None
+            gold = _gold(config)
             if gold is not None:
                 mlflow.log_artifact(str(config.data.annotations), artifact_path="data")
                 mlflow.set_tag("data.gold_sha256", sha256_file(config.data.annotations))
-            fit = fit_minilm(corpus, gold, config)
+            if device_run is not None:
+                mlflow.set_tags(device_run.tags())
+                mlflow.log_artifact(str(device_run.bundle / "manifest.json"), artifact_path="device_run")
+                mlflow.log_artifact(str(device_run.result / "facts.json"), artifact_path="device_run")
+            fit = fit_minilm(corpus, gold, config, device_run=device_run)
         else:
             fit = fit_baseline(corpus, config)
         mlflow.log_metric("train_seconds", time.perf_counter() - started)
@@ -116,6 +134,27 @@ def fit_and_log(
             extras["data_manifest"] = manifest
         info = log_threatscore_model(fit.heads, fit.scorer_config, extra_artifacts=extras)
         return LoggedModel(run.info.run_id, str(info.model_uri))
+
+
+def write_device_bundle(config_path: Path, dest: Path) -> Path:
+    """Write the training bundle of the MiniLM experiment in ``config_path`` to ``dest`` (``training.device_run``):
+    the same training set ``train`` would build, tokenized. Returns the bundle's manifest."""
+    config = load_experiment(config_path)
+    if not isinstance(config, MiniLMExperiment):
+        raise ValueError(f"{config_path}: only a MiniLM experiment trains on a device")
+    corpus = load_corpus(config.data.processed_dir)
+    data = minilm_training_set(corpus, _gold(config), config)
+
+    tokenizer = base_tokenizer(config.encoder)
+    token_ids = tokenize_for_training(tokenizer, data.texts, config.encoder.train_max_length)
+    return write_bundle(
+        dest, config_path, config, token_ids, text_lengths(data.texts), data.train_targets, tokenizer.pad_token_id
+    )
+
+
+def _gold(config: MiniLMExperiment) -> pd.DataFrame | None:
+    """The experiment's gold set, or None when its file does not exist."""
+    return load_annotations(config.data.annotations) if config.data.annotations.exists() else None
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, str]:

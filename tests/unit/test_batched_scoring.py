@@ -69,9 +69,10 @@ def tiny_onnx(tiny_bert_dir, tmp_path_factory):
     all-MiniLM-L6-v2 tokenizer saved by transformers does)."""
     from transformers import AutoTokenizer
 
-    from training.minilm import _torch_model, export_onnx
+    from training.encoder_training import build_torch_model
+    from training.minilm import export_onnx
 
-    model, torch = _torch_model(tiny_bert_dir, trainable_layers=0)
+    model, torch = build_torch_model(tiny_bert_dir, trainable_layers=0)
     torch.manual_seed(0)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_bert_dir))

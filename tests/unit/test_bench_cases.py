@@ -28,9 +28,9 @@ def tiny_checkpoint(tiny_bert_dir, tmp_path_factory):
     """A ``torch_checkpoint/`` folder as a MiniLM run logs it (``training.minilm.save_checkpoint``), tiny."""
     from transformers import AutoTokenizer
 
-    from training.minilm import _torch_model, save_checkpoint
+    from training.encoder_training import build_torch_model, save_checkpoint
 
-    model, torch = _torch_model(tiny_bert_dir, trainable_layers=0)
+    model, torch = build_torch_model(tiny_bert_dir, trainable_layers=0)
     torch.manual_seed(1)
     for layer in model.heads.values():  # non-trivial head weights
         torch.nn.init.normal_(layer.weight, std=0.5)

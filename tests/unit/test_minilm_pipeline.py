@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.fixtures.tiny_corpus import tiny_minilm_config
 from threatscore.encoder_heads import EncoderHeads
 from threatscore.schemas import Article
 from threatscore.scorer import Scorer
@@ -16,44 +17,9 @@ from training.minilm import build_targets, fit_minilm, fit_temperature
 
 
 @pytest.fixture(scope="module")
-def tiny_gold(tiny_processed):
-    corpus = pd.read_parquet(tiny_processed / "corpus.parquet")
-    rows = corpus[corpus["source"] == "acled"].head(60)
-    gold = pd.DataFrame({"id": rows["id"], "part": rows["split"]})
-    for name in SIGNALS:
-        gold[f"sig_{name}"] = (
-            rows["text"]
-            .str.contains("overran|claimed" if name == "territorial_control" else "killing")
-            .astype(int)
-            .to_numpy()
-        )
-    gold["resurgence"] = rows["text"].str.contains("overran").astype(int).to_numpy()
-    return corpus, gold
-
-
-def _tiny_config(name: str, bert_dir: Path, **extra: object) -> MiniLMExperiment:
-    """A one-epoch experiment on the tiny random BERT; ``extra`` adds top-level sections."""
-    return MiniLMExperiment.model_validate(
-        {
-            "name": name,
-            "data": {"max_rows_per_source": None, "gold_repeats": 2},
-            "encoder": {
-                "model_dir": str(bert_dir),
-                "train_max_length": 32,
-                "max_length": 64,
-                "max_words": 40,
-                "trainable_layers": 1,
-            },
-            "optim": {"epochs": 1, "batch_size": 16, "max_train_minutes": 2},
-            **extra,
-        }
-    )
-
-
-@pytest.fixture(scope="module")
 def tiny_encoder_fit(tiny_gold, tiny_bert_dir):
     corpus, gold = tiny_gold
-    return fit_minilm(corpus, gold, _tiny_config("tiny-encoder", tiny_bert_dir), show_progress=False)
+    return fit_minilm(corpus, gold, tiny_minilm_config("tiny-encoder", tiny_bert_dir), show_progress=False)
 
 
 def test_targets_prefer_gold_over_source_over_weak():
@@ -110,9 +76,10 @@ def test_int8_export_keeps_the_heads_in_fp32(tiny_bert_dir, tmp_path):
     import onnx
     from transformers import AutoTokenizer
 
-    from training.minilm import _torch_model, export_onnx
+    from training.encoder_training import build_torch_model
+    from training.minilm import export_onnx
 
-    model, _ = _torch_model(tiny_bert_dir, 1)
+    model, _ = build_torch_model(tiny_bert_dir, 1)
     model.eval()
     _, int8 = export_onnx(model, AutoTokenizer.from_pretrained(str(tiny_bert_dir)), tmp_path, quantize=True)
     nodes = onnx.load(str(int8)).graph.node
@@ -156,9 +123,9 @@ def test_checkpoint_roundtrip_gives_the_same_logits(tiny_bert_dir, tmp_path):
     import torch
     from transformers import AutoTokenizer
 
-    from training.minilm import _torch_model, load_checkpoint, save_checkpoint
+    from training.encoder_training import build_torch_model, load_checkpoint, save_checkpoint
 
-    model, _ = _torch_model(tiny_bert_dir, 1)
+    model, _ = build_torch_model(tiny_bert_dir, 1)
     with torch.no_grad():
         model.heads["signals"].weight.add_(0.5)  # differs from a fresh init, so a lost head would show
     model.eval()
@@ -178,10 +145,11 @@ def test_warm_start_with_zero_epochs_reexports_the_logged_checkpoint(tiny_gold, 
     import torch
     from transformers import AutoTokenizer
 
-    from training.minilm import CHECKPOINT_ARTIFACT, _torch_model, save_checkpoint
+    from training.encoder_training import build_torch_model, save_checkpoint
+    from training.minilm import CHECKPOINT_ARTIFACT
 
     corpus, gold = tiny_gold
-    model, _ = _torch_model(tiny_bert_dir, 1)
+    model, _ = build_torch_model(tiny_bert_dir, 1)
     with torch.no_grad():
         model.heads["event_types"].weight.mul_(5.0)  # weights a fresh model would not have
     model.eval()
@@ -337,7 +305,7 @@ def tiny_blend_fit(tiny_gold, tiny_bert_dir):
         "signals": {"min_positives": 5, "min_negatives": 5},
         "weight_grid": [0.0, 0.5],
     }
-    config = _tiny_config("tiny-blend", tiny_bert_dir, lexical_blend=lexical)
+    config = tiny_minilm_config("tiny-blend", tiny_bert_dir, lexical_blend=lexical)
     return fit_minilm(corpus, gold, config, show_progress=False)
 
 
@@ -589,7 +557,7 @@ def test_a_fit_depends_on_its_seed_not_on_what_the_process_drew_before(tiny_gold
     import torch
 
     corpus, gold = tiny_gold
-    config = _tiny_config("tiny-seeded", tiny_bert_dir)
+    config = tiny_minilm_config("tiny-seeded", tiny_bert_dir)
     texts = ["Gunmen attacked the patrol near the border.", "The council approved the school budget."]
     torch.manual_seed(1)
     first = fit_minilm(corpus, gold, config, show_progress=False).heads.logits(texts)
