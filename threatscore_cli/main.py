@@ -107,7 +107,7 @@ def train(
         result = run_training(config, get_settings(), evaluate=not no_eval, device_run=device_run)
     except BundleError as exc:
         raise _fail(str(exc)) from exc
-    typer.echo(f"run {result.run_id}: registered {get_settings().model_name} version {result.version}")
+    typer.echo(f"run {result.run_id}: registered {result.registered_as} version {result.version}")
     if result.report.rows:
         typer.echo(result.report.render_markdown())
 

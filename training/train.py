@@ -44,6 +44,8 @@ class TrainResult:
     model_uri: str
     version: str
     report: EvaluationReport
+    #: The registered model's name (the experiment's ``tracking.register_as``).
+    registered_as: str
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def train(
     if evaluate:
         report = evaluate_model(f"models:/{config.tracking.register_as}/{version}", config.data.processed_dir)
         log_report_to_model_run(report)
-    return TrainResult(logged.run_id, logged.model_uri, version, report)
+    return TrainResult(logged.run_id, logged.model_uri, version, report, config.tracking.register_as)
 
 
 def fit_and_log(
