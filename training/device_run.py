@@ -41,6 +41,7 @@ from training.encoder_training import (
     build_torch_model,
     default_model_dir,
     fit_encoder,
+    text_lengths,
     tokenize_for_training,
 )
 
@@ -259,7 +260,7 @@ class DeviceRun:
             raise BundleError(f"{self.result} is a timing probe (--max-steps {record['max_steps']}), not a whole run")
         tokenizer = AutoTokenizer.from_pretrained(str(self.bundle / BASE))
         token_ids = tokenize_for_training(tokenizer, texts, config.encoder.train_max_length)
-        lengths = np.array([len(t) for t in texts])
+        lengths = text_lengths(texts)
         if training_set_sha256(token_ids, lengths, targets, tokenizer.pad_token_id) != manifest["train_set_sha256"]:
             raise BundleError(f"{self.bundle} was built from other data than this run's training set")
         model, _ = build_torch_model(self.bundle / BASE, config.encoder.trainable_layers)

@@ -145,6 +145,11 @@ def tokenize_for_training(tokenizer: Any, texts: Sequence[str], max_length: int)
     return [np.asarray(ids, dtype=np.int32) for ids in encoded]
 
 
+def text_lengths(texts: Sequence[str]) -> np.ndarray:
+    """Characters per text: what the training batches are bucketed by."""
+    return np.array([len(t) for t in texts])
+
+
 def pick_device(setting: Literal["auto", "cpu", "cuda"]) -> str:
     """``"cuda"`` when asked for, or on ``"auto"`` where a GPU is visible; else ``"cpu"``."""
     import torch

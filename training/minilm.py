@@ -34,6 +34,7 @@ from training.encoder_training import (
     fit_encoder,
     load_checkpoint,
     save_checkpoint,
+    text_lengths,
     tokenize_for_training,
 )
 from training.metrics import best_f1, best_threshold, binary_report
@@ -148,11 +149,6 @@ def train_encoder(
         show_progress=show_progress,
     )
     return model, tokenizer, facts
-
-
-def text_lengths(texts: list[str]) -> np.ndarray:
-    """Characters per text: what the training batches are bucketed by."""
-    return np.array([len(t) for t in texts])
 
 
 def export_onnx(model: Any, tokenizer: Any, out_dir: Path, *, quantize: bool) -> tuple[Path, Path]:

@@ -28,9 +28,9 @@ from training.config import BaselineExperiment, MiniLMExperiment, load_experimen
 from training.corpus import load_corpus
 from training.corpus.manifest import sha256_file
 from training.device_run import DeviceRun, write_bundle
-from training.encoder_training import base_tokenizer, tokenize_for_training
+from training.encoder_training import base_tokenizer, text_lengths, tokenize_for_training
 from training.evaluate import EvaluationReport, evaluate_model, log_report_to_model_run
-from training.minilm import fit_minilm, minilm_training_set, text_lengths
+from training.minilm import fit_minilm, minilm_training_set
 from training.packaging import log_threatscore_model, register
 
 logger = logging.getLogger(__name__)

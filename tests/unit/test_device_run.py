@@ -12,8 +12,14 @@ import pytest
 
 from tests.fixtures.tiny_corpus import tiny_minilm_config
 from training.device_run import BASE, FACTS, BundleError, DeviceRun, main, write_bundle
-from training.encoder_training import base_tokenizer, build_torch_model, fit_encoder, tokenize_for_training
-from training.minilm import fit_minilm, minilm_training_set, text_lengths
+from training.encoder_training import (
+    base_tokenizer,
+    build_torch_model,
+    fit_encoder,
+    text_lengths,
+    tokenize_for_training,
+)
+from training.minilm import fit_minilm, minilm_training_set
 
 PROBE = ["Gunmen attacked the patrol near the border.", "The council approved the school budget."]
 
