@@ -85,7 +85,7 @@ def contrastive_rows(groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Mask of the rows whose group has both a 0 and a 1 label (NaN labels count as neither)."""
     frame = pd.DataFrame({"g": groups, "y": labels})
     both = frame.dropna().groupby("g")["y"].nunique() == 2
-    return frame["g"].map(both).fillna(False).to_numpy(dtype=bool)
+    return frame["g"].map(both).eq(True).to_numpy(dtype=bool)  # NaN (a group without both labels): False
 
 
 def balanced_weights(groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
