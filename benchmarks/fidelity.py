@@ -70,12 +70,18 @@ def describe(result: dict[str, Any]) -> str:
 
 
 def row_deltas(int8: Any, fp32: Any) -> list[dict[str, Any]]:
-    """Per benchmark row both reports have: its headline value with each engine and the difference int8 − fp32."""
+    """Per benchmark row both reports have: its headline value with each engine, the difference int8 − fp32, and
+    the per-label F1 differences behind it (``labels``: label -> (int8 − fp32 F1, support), changed labels only)."""
     theirs = {row.task: row for row in fp32.rows}
     out = []
     for row in int8.rows:
         if row.task in theirs:
             other = theirs[row.task]
+            labels = {
+                label: (scores["f1"] - other.per_label[label]["f1"], int(scores["support"]))
+                for label, scores in row.per_label.items()
+                if label in other.per_label and scores["f1"] != other.per_label[label]["f1"]
+            }
             out.append(
                 {
                     "row": row.task,
@@ -84,6 +90,7 @@ def row_deltas(int8: Any, fp32: Any) -> list[dict[str, Any]]:
                     "int8": row.value,
                     "fp32": other.value,
                     "delta": row.value - other.value,
+                    "labels": labels,
                 }
             )
     return out
@@ -102,8 +109,14 @@ def render_row_deltas(model: str, deltas: Sequence[dict[str, Any]]) -> str:
         for d in deltas
     ]
     largest = max((abs(d["delta"]) for d in deltas), default=0.0)
-    lines += ["", f"Largest change: {largest:.4f} (target: ≤ 0.01)"]
-    return "\n".join(lines) + "\n"
+    lines += ["", f"Largest change: {largest:.4f} (target: ≤ 0.01)", ""]
+    # Which labels a row's change comes from: a macro over a few labels moves a lot when a one-item label flips.
+    for d in deltas:
+        moved = sorted(d.get("labels", {}).items(), key=lambda item: -abs(item[1][0]))[:3]
+        if moved and abs(d["delta"]) > 0.01:
+            parts = ", ".join(f"{label} {delta:+.3f} (support {support})" for label, (delta, support) in moved)
+            lines.append(f"- {d['row']}: F1 of {parts}")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def benchmark_rows(model: Any, fp32: Any, processed: Path) -> tuple[list[dict[str, Any]], str]:

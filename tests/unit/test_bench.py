@@ -300,15 +300,24 @@ def test_fidelity_benchmark_rows_compare_the_same_rows_of_both_engines():
         ],
         model_uri="models:/m/1",
     )
+    int8.rows[1].per_label.update({"high": _label(0.50, 10), "low": _label(0.82, 40), "none": _label(0.9, 3)})
     fp32 = EvaluationReport(
         rows=[BenchmarkRow("severity", "acled", "F1", 0.68, 50), BenchmarkRow("only here", "x", "F1", 0.1, 5)],
         model_uri="models:/m/1 (fp32)",
     )
+    fp32.rows[0].per_label.update({"high": _label(0.58, 10), "low": _label(0.80, 40), "none": _label(0.9, 3)})
     deltas = row_deltas(int8, fp32)
     assert [d["row"] for d in deltas] == ["severity"]  # rows both reports have, nothing else
     assert deltas[0]["delta"] == pytest.approx(-0.02)
+    assert set(deltas[0]["labels"]) == {"high", "low"}  # unchanged labels are left out
+    assert deltas[0]["labels"]["high"] == (pytest.approx(-0.08), 10)
     text = render_row_deltas("models:/m/1", deltas)
     assert "| severity | F1 | 50 | 0.6600 | 0.6800 | -0.0200 |" in text and "Largest change: 0.0200" in text
+    assert "- severity: F1 of high -0.080 (support 10), low +0.020 (support 40)" in text
+
+
+def _label(f1: float, support: int) -> dict[str, float]:
+    return {"precision": f1, "recall": f1, "f1": f1, "support": support}
 
 
 def test_each_served_round_is_also_set_against_the_peak_measured_beside_it():
