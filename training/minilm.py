@@ -477,8 +477,7 @@ def fit_minilm(
         model, tokenizer, facts = train_encoder(texts, train_targets, config, show_progress)
     else:
         model, tokenizer, facts = device_run.load(texts, train_targets, config)
-    metrics: dict[str, float] = {}
-    metrics.update({f"train.{k}": v for k, v in facts.items()})
+    metrics: dict[str, float] = {f"train.{k}": v for k, v in facts.items()}
     if mlflow.active_run() is not None:
         # The fine-tuned torch weights go with the run (not the served model): benchmarks compare the served
         # int8 graph with them, and a later experiment can start from them.
