@@ -112,7 +112,7 @@ def render_row_deltas(model: str, deltas: Sequence[dict[str, Any]]) -> str:
     lines += ["", f"Largest change: {largest:.4f} (target: ≤ 0.01)", ""]
     # Which labels a row's change comes from: a macro over a few labels moves a lot when a one-item label flips.
     for d in deltas:
-        moved = sorted(d.get("labels", {}).items(), key=lambda item: -abs(item[1][0]))[:3]
+        moved = sorted(d["labels"].items(), key=lambda item: -abs(item[1][0]))[:3]
         if moved and abs(d["delta"]) > 0.01:
             parts = ", ".join(f"{label} {delta:+.3f} (support {support})" for label, (delta, support) in moved)
             lines.append(f"- {d['row']}: F1 of {parts}")

@@ -20,6 +20,7 @@ trained parameters come back (fp32, in shards under the 16 MiB per-file limit); 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import itertools
 import json
@@ -187,21 +188,21 @@ def train_bundle(bundle: Path, out: Path, *, max_steps: int | None = None, show_
     )
     trained = {n: p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}
     out.mkdir(parents=True, exist_ok=True)
-    shards: dict[str, str] = {}
-    part: dict[str, Any] = {}
-
-    def flush() -> None:
-        if part:
-            name = f"trained-{len(shards):02d}.safetensors"
-            save_file(part, str(out / name), metadata={"format": "pt"})
-            shards[name] = sha256_bytes((out / name).read_bytes())
-            part.clear()
-
+    # Consecutive parameters grouped into shards of at most SHARD_BYTES each (one larger tensor gets its own).
+    groups: list[dict[str, Any]] = [{}]
+    size = 0
     for name, tensor in trained.items():
-        if part and sum(t.numel() * t.element_size() for t in part.values()) + tensor.numel() * 4 > SHARD_BYTES:
-            flush()
-        part[name] = tensor
-    flush()
+        nbytes = tensor.numel() * tensor.element_size()
+        if groups[-1] and size + nbytes > SHARD_BYTES:
+            groups.append({})
+            size = 0
+        groups[-1][name] = tensor
+        size += nbytes
+    shards: dict[str, str] = {}
+    for k, group in enumerate(groups):
+        path = out / f"trained-{k:02d}.safetensors"
+        save_file(group, str(path), metadata={"format": "pt"})
+        shards[path.name] = sha256_bytes(path.read_bytes())
     record = {
         "bundle_manifest_sha256": sha256_bytes((bundle / MANIFEST).read_bytes()),
         "facts": facts,
@@ -212,7 +213,6 @@ def train_bundle(bundle: Path, out: Path, *, max_steps: int | None = None, show_
         "transformers": transformers.__version__,
         "python": platform.python_version(),
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "seconds_per_step": facts["train_minutes"] * 60 / max(1.0, facts["train_steps"]),
     }
     (out / FACTS).write_text(json.dumps(record, indent=2), encoding="utf-8")
     return record
@@ -235,8 +235,9 @@ class DeviceRun:
     bundle: Path
     result: Path
 
+    @functools.cached_property
     def record(self) -> dict[str, Any]:
-        """The device run's ``facts.json``."""
+        """The device run's ``facts.json`` (read once)."""
         path = self.result / FACTS
         if not path.exists():
             raise BundleError(f"{self.result}: no {FACTS}; is this the OUT folder of `python -m training.device_run`?")
@@ -251,7 +252,7 @@ class DeviceRun:
         from transformers import AutoTokenizer
 
         manifest = _checked_manifest(self.bundle)
-        record = self.record()
+        record = self.record
         if config_sha256(config) != manifest["config_sha256"]:
             raise BundleError(f"{self.bundle} was written for another config than this experiment's")
         if record["bundle_manifest_sha256"] != sha256_bytes((self.bundle / MANIFEST).read_bytes()):
@@ -280,9 +281,13 @@ class DeviceRun:
             logger.warning("the device run stopped at step %d of %d", facts["train_steps"], planned)
         return model, tokenizer, facts
 
+    def provenance_files(self) -> tuple[Path, Path]:
+        """The bundle's manifest and the device run's facts: what a run finished from them logs beside it."""
+        return self.bundle / MANIFEST, self.result / FACTS
+
     def tags(self) -> dict[str, str]:
         """Run tags naming where and with what the encoder was trained."""
-        record = self.record()
+        record = self.record
         return {
             "train.device": str(record["device"]),
             "train.device_torch": str(record["torch"]),
@@ -305,9 +310,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201 (command-line output)
         return 2
     facts = record["facts"]
+    per_step = facts["train_minutes"] * 60 / max(1.0, facts["train_steps"])
     print(  # noqa: T201 (command-line output)
         f"{record['device']}: {facts['train_steps']:.0f} of {facts['train_steps_planned']:.0f} steps in "
-        f"{facts['train_minutes']:.2f} min ({record['seconds_per_step']:.4f} s/step), final loss "
+        f"{facts['train_minutes']:.2f} min ({per_step:.4f} s/step), final loss "
         f"{facts.get('final_loss', float('nan')):.4f}; wrote {', '.join(record['shards'])} and {FACTS} to {args.out}"
     )
     return 0

@@ -215,18 +215,6 @@ def _batches(
         }
 
 
-def _linear_warmup(torch: Any, optimizer: Any, warmup_steps: int, total_steps: int) -> Any:
-    """Linear warm-up to the set rates, then linear decay to 0 at ``total_steps`` (transformers'
-    ``get_linear_schedule_with_warmup``, written out so the loop needs no particular transformers version)."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return step / max(1, warmup_steps)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
 def fit_encoder(
     model: Any,
     token_ids: Sequence[np.ndarray],
@@ -245,6 +233,7 @@ def fit_encoder(
     dropout masks come from that generator."""
     import torch
     from tqdm import tqdm
+    from transformers import get_linear_schedule_with_warmup
 
     device = pick_device(config.optim.device)
     model.to(device)
@@ -259,7 +248,7 @@ def fit_encoder(
     steps_per_epoch = math.ceil(len(token_ids) / opt.batch_size)
     # epochs 0 (a warm start that only re-exports and re-calibrates): no step at all.
     total_steps = max(1, int(steps_per_epoch * opt.epochs)) if opt.epochs > 0 else 0
-    scheduler = _linear_warmup(torch, optimizer, int(total_steps * opt.warmup_ratio), max(1, total_steps))
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(total_steps * opt.warmup_ratio), max(1, total_steps))
     stop_at = total_steps if max_steps is None else min(total_steps, max_steps)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda")
     model.train()

@@ -122,8 +122,8 @@ def fit_and_log(
                 mlflow.set_tag("data.gold_sha256", sha256_file(config.data.annotations))
             if device_run is not None:
                 mlflow.set_tags(device_run.tags())
-                mlflow.log_artifact(str(device_run.bundle / "manifest.json"), artifact_path="device_run")
-                mlflow.log_artifact(str(device_run.result / "facts.json"), artifact_path="device_run")
+                for path in device_run.provenance_files():
+                    mlflow.log_artifact(str(path), artifact_path="device_run")
             fit = fit_minilm(corpus, gold, config, device_run=device_run)
         else:
             fit = fit_baseline(corpus, config)
