@@ -18,7 +18,7 @@ from sklearn.metrics import f1_score, log_loss
 from threatscore.heads import RuleSignal, SklearnHeads, TemperatureScaled, TextHeads, temper
 from threatscore.scorer import ScorerConfig
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
-from threatscore.text import model_input
+from threatscore.text import chunk_spans, model_input
 from training.config import BaselineExperiment
 from training.metrics import best_threshold
 
@@ -53,9 +53,66 @@ def sample_training_rows(corpus: pd.DataFrame, cap: int | None, seed: int) -> pd
     )
 
 
+#: Appended to a passage row's source, so passages are a group of their own when relevance weights are balanced.
+PASSAGE_SOURCE_SUFFIX = ":passage"
+#: The columns a passage takes from its article: where it comes from, its split and its relevance; every other
+#: label is left missing.
+PASSAGE_KEEPS = ["id", "source", "source_id", "source_file", "split", "split_rule", "published", "relevance"]
+
+
+def article_passages(text: str, max_words: int) -> list[str]:
+    """``text`` cut at sentence boundaries into consecutive passages of at most ~``max_words`` words, no overlap."""
+    return [span.of(text) for span in chunk_spans(text, max_words, overlap_sentences=0)]
+
+
+def negative_passages(train: pd.DataFrame, max_words: int, cap: int | None, seed: int) -> pd.DataFrame:
+    """The non-relevant articles of ``train`` (relevance 0) cut into passages, one row each: id ``<id>#p<k>``,
+    source ``<source>:passage``, no title, and relevance 0 as their only label. They are there for relevance: with
+    their article's other labels (BBC's all-zero signals) three thousand easy negatives re-weighted the signal
+    heads (``PASSAGE_KEEPS``). An article that fits in one passage is a row already and is left out. At most
+    ``cap`` passages per source, drawn with ``seed`` (a frame without a ``source`` column is not capped)."""
+    negatives = train[train["relevance"] == 0]
+    picks: list[Any] = []
+    texts: list[str] = []
+    ordinals: list[int] = []
+    for index, text in zip(negatives.index, negatives["text"], strict=True):
+        pieces = article_passages(str(text), max_words)
+        if len(pieces) > 1:
+            picks += [index] * len(pieces)
+            texts += pieces
+            ordinals += range(len(pieces))
+    passages = negatives.loc[picks].reset_index(drop=True)
+    passages["id"] = [f"{i}#p{k}" for i, k in zip(passages["id"], ordinals, strict=True)]
+    for column in passages.columns.difference(PASSAGE_KEEPS):
+        passages[column] = passages[column].where(np.zeros(len(passages), dtype=bool))  # missing, dtype kept
+    passages["text"] = texts
+    if "title" in passages:
+        passages["title"] = None
+    if "source" not in passages:
+        return passages
+    passages["source"] = passages["source"].astype(str) + PASSAGE_SOURCE_SUFFIX
+    if cap is not None:
+        groups = passages.groupby("source")
+        passages = pd.concat([g.sample(n=min(len(g), cap), random_state=seed) for _, g in groups], ignore_index=True)
+    return passages
+
+
+def with_negative_passages(train: pd.DataFrame, max_words: int | None, cap: int | None, seed: int) -> pd.DataFrame:
+    """``train`` followed by its :func:`negative_passages` (a fresh index); ``train`` itself when ``max_words`` is
+    None."""
+    if max_words is None:
+        return train
+    passages = negative_passages(train, max_words, cap, seed)
+    logger.info("adding %d passages of %d-word max from non-relevant train articles", len(passages), max_words)
+    return pd.concat([train, passages], ignore_index=True)
+
+
 def fit_baseline(corpus: pd.DataFrame, config: BaselineExperiment) -> FitResult:
     """Fit every head of the baseline on the corpus' train split, choosing C and thresholds on dev."""
     train = sample_training_rows(corpus, config.data.max_rows_per_source, config.seed)
+    train = with_negative_passages(
+        train, config.data.negative_passage_words, config.data.max_rows_per_source, config.seed
+    )
     dev = corpus[corpus["split"] == "dev"]
     logger.info("fitting TF-IDF on %d training texts", len(train))
     vectorizer = TfidfVectorizer(

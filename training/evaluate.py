@@ -29,6 +29,7 @@ from threatscore.region_index import signal_present
 from threatscore.registry import LoadedModel, load_model, resolve
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
 from training.annotation import ANNOTATIONS, load_annotations
+from training.baseline import negative_passages
 from training.bootstrap import paired_bootstrap
 from training.config import TaskFinetuneConfig
 from training.corpus import load_benchmark, load_corpus
@@ -47,6 +48,9 @@ ANCHORS: dict[str, tuple[float, str]] = {
     "crime topics (insightCrime test)": (0.682, "ConfliBERT F1"),
     "ACLED sub-event types (held-out slice)": (0.839, "CASE 2021 Task 2 best weighted F1"),
 }
+#: Words per passage of the non-relevant BBC_News test articles, each scored as an article of its own: a wire item
+#: or a chunk the size the shipped models read (``encoder.max_words``), fixed so every model gets the same passages.
+PASSAGE_WORDS = 160
 #: Rows scored per corpus source at most (seeded sample), to keep evaluation minutes, not hours.
 MAX_ROWS_PER_SOURCE = 3000
 SCORE_BATCH = 64
@@ -163,6 +167,7 @@ def evaluate_model(
                 {"precision": rep["precision"], "recall": rep["recall"], "ece": rep["ece"]},
             )
         )
+        rows += _passage_rows(model, bbc_test, threshold, seed, examples)
 
     started = time.perf_counter()
     scored_test = dict(zip(test["id"], _score(model, test, "corpus test split"), strict=True))
@@ -185,6 +190,29 @@ def evaluate_model(
     return EvaluationReport(
         rows=rows, model_uri=model.ref.uri, examples=pd.concat(examples), timing=timing, gold_decisions=gold_decisions
     )
+
+
+def _passage_rows(
+    model: LoadedModel, bbc_test: pd.DataFrame, threshold: float, seed: int, examples: list[pd.DataFrame]
+) -> list[BenchmarkRow]:
+    """Specificity on passages of the non-relevant BBC_News test articles, each scored alone: the article-level
+    row pools a story's chunks, so it does not show how a model takes one paragraph of sport or business news."""
+    passages = negative_passages(bbc_test, PASSAGE_WORDS, cap=None, seed=seed)
+    if passages.empty:
+        return []
+    scored = _score(model, passages, "BBC_News test passages")
+    examples.append(example_rows("BBC_News test passages", passages, dict(zip(passages["id"], scored, strict=True))))
+    proba = np.array([a["relevance"] for a in scored if "error" not in a])
+    return [
+        BenchmarkRow(
+            "relevance (BBC_News test, non-relevant passages)",
+            f"passages of <= {PASSAGE_WORDS} words of the non-relevant BBC_News test articles",
+            "specificity",
+            float(np.mean(proba < threshold)),
+            len(proba),
+            {"median_relevance": float(np.median(proba))},
+        )
+    ]
 
 
 def _task_finetune(model: LoadedModel, config: TaskFinetuneConfig) -> TaskFinetune | None:

@@ -52,6 +52,7 @@ def fit_lexical_heads(corpus: pd.DataFrame, config: MiniLMExperiment) -> TextHea
             raw_dir=config.data.raw_dir,
             processed_dir=config.data.processed_dir,
             max_rows_per_source=blend.max_rows_per_source,
+            negative_passage_words=config.data.negative_passage_words,
         ),
         tfidf=blend.tfidf,
         head=blend.head,

@@ -24,7 +24,7 @@ from threatscore.heads import RuleSignal, TextHeads, rule_proba
 from threatscore.schemas import Article
 from threatscore.scorer import Scorer, ScorerConfig
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
-from training.baseline import FitResult, model_texts
+from training.baseline import FitResult, model_texts, with_negative_passages
 from training.config import MiniLMExperiment
 from training.device_run import DeviceRun
 from training.encoder_training import (
@@ -434,6 +434,7 @@ def minilm_training_set(
         # Every gold item of a split is in that split's rows, whatever the per-source cap drew.
         train = pd.concat([train, corpus[corpus["id"].isin(gold_train["id"]) & ~corpus["id"].isin(train["id"])]])
         dev = pd.concat([dev, corpus[corpus["id"].isin(gold_dev["id"]) & ~corpus["id"].isin(dev["id"])]])
+    train = with_negative_passages(train, config.data.negative_passage_words, cap, rng_seed)
     weak_train = weak_dev = None
     if gold_train is not None and len(gold_train):
         votes_train = apply_lfs(train, show_progress=show_progress)

@@ -61,3 +61,23 @@ def test_minimum_functionality_per_signal(assess, signal):
 @pytest.mark.real_model
 def test_sport_is_not_relevant(assess):
     assert assess("The striker scored twice as the home side won the cup final on Saturday.").relevance < 0.5
+
+
+#: Wire items that report no political violence, one paragraph each, some in violent-sounding words (written before
+#: the models of 27 Nov 2026 were scored on them; DESIGN.md: business, sport and culture news is not relevant).
+NOT_RELEVANT = {
+    "cricket": "Pakistan crushed India by ten wickets in Dubai on Sunday, with their openers sharing an unbeaten "
+    "stand. It was Pakistan's first World Cup win over their rivals.",
+    "business": "Shares in the carmaker fell 8% on Tuesday after it cut its profit forecast, blaming weaker demand "
+    "and higher battery costs. The company said it would cut 2,000 jobs by the end of next year.",
+    "election": "Voters went to the polls on Sunday in a presidential election that had been delayed by two months. "
+    "Turnout was high and observers said voting was calm and orderly.",
+    "flood": "Floods caused by three days of torrential rain have killed at least 40 people and displaced "
+    "thousands, the disaster management authority said on Monday. Rescue teams used boats to reach villages.",
+}
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("kind", list(NOT_RELEVANT))
+def test_minimum_functionality_not_relevant(assess, kind):
+    assert assess(NOT_RELEVANT[kind]).relevance < 0.5
