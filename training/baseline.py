@@ -43,14 +43,16 @@ def model_texts(frame: pd.DataFrame) -> list[str]:
     ]
 
 
+def sample_per_source(frame: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:
+    """At most ``cap`` rows of each source (random, seeded), sources in sorted order, index kept."""
+    parts = [g.sample(n=min(len(g), cap), random_state=seed) for _, g in frame.groupby("source", sort=True)]
+    return pd.concat(parts) if parts else frame
+
+
 def sample_training_rows(corpus: pd.DataFrame, cap: int | None, seed: int) -> pd.DataFrame:
     """Train rows, at most ``cap`` per source (random, seeded), so large sources do not drown small ones."""
     train = corpus[corpus["split"] == "train"]
-    if cap is None:
-        return train
-    return train.groupby("source", group_keys=False).apply(
-        lambda g: g.sample(n=min(len(g), cap), random_state=seed), include_groups=True
-    )
+    return train if cap is None else sample_per_source(train, cap, seed)
 
 
 #: Appended to a passage row's source, so passages are a group of their own when relevance weights are balanced.
@@ -91,10 +93,7 @@ def negative_passages(train: pd.DataFrame, max_words: int, cap: int | None, seed
     if "source" not in passages:
         return passages
     passages["source"] = passages["source"].astype(str) + PASSAGE_SOURCE_SUFFIX
-    if cap is not None:
-        groups = passages.groupby("source")
-        passages = pd.concat([g.sample(n=min(len(g), cap), random_state=seed) for _, g in groups], ignore_index=True)
-    return passages
+    return passages if cap is None else sample_per_source(passages, cap, seed).reset_index(drop=True)
 
 
 def with_negative_passages(train: pd.DataFrame, max_words: int | None, cap: int | None, seed: int) -> pd.DataFrame:

@@ -29,7 +29,7 @@ from threatscore.region_index import signal_present
 from threatscore.registry import LoadedModel, load_model, resolve
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
 from training.annotation import ANNOTATIONS, load_annotations
-from training.baseline import negative_passages
+from training.baseline import negative_passages, sample_per_source
 from training.bootstrap import paired_bootstrap
 from training.config import TaskFinetuneConfig
 from training.corpus import load_benchmark, load_corpus
@@ -143,7 +143,7 @@ def evaluate_model(
     if isinstance(model, str):
         model = load_model(model)
     corpus = load_corpus(processed_dir)
-    test = _sample_per_source(corpus[corpus["split"] == "test"], MAX_ROWS_PER_SOURCE, seed)
+    test = sample_per_source(corpus[corpus["split"] == "test"], MAX_ROWS_PER_SOURCE, seed)
     rows: list[BenchmarkRow] = []
     examples: list[pd.DataFrame] = []
     gold_decisions = None
@@ -167,7 +167,7 @@ def evaluate_model(
                 {"precision": rep["precision"], "recall": rep["recall"], "ece": rep["ece"]},
             )
         )
-        rows += _passage_rows(model, bbc_test, threshold, seed, examples)
+        rows += _passage_rows(model, bbc_test, threshold, examples)
 
     started = time.perf_counter()
     scored_test = dict(zip(test["id"], _score(model, test, "corpus test split"), strict=True))
@@ -193,11 +193,11 @@ def evaluate_model(
 
 
 def _passage_rows(
-    model: LoadedModel, bbc_test: pd.DataFrame, threshold: float, seed: int, examples: list[pd.DataFrame]
+    model: LoadedModel, bbc_test: pd.DataFrame, threshold: float, examples: list[pd.DataFrame]
 ) -> list[BenchmarkRow]:
     """Specificity on passages of the non-relevant BBC_News test articles, each scored alone: the article-level
     row pools a story's chunks, so it does not show how a model takes one paragraph of sport or business news."""
-    passages = negative_passages(bbc_test, PASSAGE_WORDS, cap=None, seed=seed)
+    passages = negative_passages(bbc_test, PASSAGE_WORDS, cap=None, seed=0)  # every passage: the seed draws none
     if passages.empty:
         return []
     scored = _score(model, passages, "BBC_News test passages")
@@ -529,11 +529,6 @@ def _gold_rows(
         ),
     ]
     return rows, examples, decisions[~decisions.index.duplicated()]
-
-
-def _sample_per_source(frame: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:
-    parts = [g.sample(n=min(len(g), cap), random_state=seed) for _, g in frame.groupby("source", sort=True)]
-    return pd.concat(parts) if parts else frame
 
 
 def _slug(text: str) -> str:

@@ -24,7 +24,13 @@ from threatscore.heads import RuleSignal, TextHeads, rule_proba
 from threatscore.schemas import Article
 from threatscore.scorer import Scorer, ScorerConfig
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
-from training.baseline import FitResult, model_texts, with_negative_passages
+from training.baseline import (
+    FitResult,
+    model_texts,
+    sample_per_source,
+    sample_training_rows,
+    with_negative_passages,
+)
 from training.config import MiniLMExperiment
 from training.device_run import DeviceRun
 from training.encoder_training import (
@@ -420,14 +426,10 @@ def minilm_training_set(
 
     rng_seed = config.seed
     cap = config.data.max_rows_per_source
-    train = corpus[corpus["split"] == "train"]
-    if cap is not None:
-        train = pd.concat([g.sample(n=min(len(g), cap), random_state=rng_seed) for _, g in train.groupby("source")])
+    train = sample_training_rows(corpus, cap, rng_seed)
     dev = corpus[corpus["split"] == "dev"]
     if cap is not None:
-        dev = pd.concat(
-            [g.sample(n=min(len(g), max(200, cap // 5)), random_state=rng_seed) for _, g in dev.groupby("source")]
-        )
+        dev = sample_per_source(dev, max(200, cap // 5), rng_seed)
     gold_train = gold_dev = None
     if gold is not None and len(gold):
         gold_train, gold_dev = gold[gold["part"] == "train"], gold[gold["part"] == "dev"]

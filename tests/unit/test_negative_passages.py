@@ -112,7 +112,7 @@ def test_the_evaluation_scores_each_passage_of_the_non_relevant_test_articles_al
         }
     )
     examples: list[pd.DataFrame] = []
-    (row,) = _passage_rows(model, bbc_test, threshold, 0, examples)
+    (row,) = _passage_rows(model, bbc_test, threshold, examples)
     (shown,) = examples
     assert shown["id"].tolist() == [f"b:1#p{k}" for k in range(len(article_passages(long_calm, PASSAGE_WORDS)))]
     assert row.n == len(shown) == 2 and row.metric == "specificity"
