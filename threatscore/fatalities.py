@@ -54,9 +54,12 @@ _NUMBER = (
     + "|".join(sorted((k for k in _UNITS if k not in {"a", "an"}), key=len, reverse=True))
     + r")(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?)"
 )
+# "Two years after the attack that killed 300": a span of time is no death count.
+_NOT_TIME = r"(?!(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|percent)\b)"
 # Words that may stand between a number and the death word: "4 army men", "23 ISIS militants".
-_FILLER = r"(?:[\w'’.-]+\s+){0,5}?"
-_DEATH_AFTER = r"(?:were|was|have been|had been|are|been)?\s*(?:killed|dead|died|die|slain|lost their lives|perished|executed|beheaded|massacred|murdered|shot dead|bodies)"
+# A word may hold dots ("U.S.", "No.1") but not end a sentence: "robbed 2 motorbikes. The victim died" is one death.
+_FILLER = r"(?:(?:(?:[A-Z]\.)+|[\w'’-]+(?:\.[\w'’-]+)*)\s+){0,5}?"
+_DEATH_AFTER = r"(?:were|was|have been|had been|are|been)?\s*(?:killed|dead|died|die|slain|lost their lives|perished|executed|beheaded|massacred|murdered|shot dead|bodies|(?:confirmed\s+)?deaths?\b(?!\s+(?:of|threats?|penalty|sentences?)))"
 _PATTERNS = [
     # "killing 4 army men", "killed at least 23 terrorists", "the killing of 23 ISIS militants"
     re.compile(
@@ -67,20 +70,136 @@ _PATTERNS = [
         re.IGNORECASE,
     ),
     # "23 militants were killed", "four dead", "12 people died"
-    re.compile(r"\b(" + _NUMBER + r")\s+" + _FILLER + _DEATH_AFTER + r"\b", re.IGNORECASE),
+    re.compile(r"\b(" + _NUMBER + r")\s+" + _NOT_TIME + _FILLER + _DEATH_AFTER + r"\b", re.IGNORECASE),
     # "death toll rose to 30", "toll of 15"
     re.compile(
-        r"\b(?:death toll|toll|fatalities|deaths)\s+(?:\w+\s+){0,3}?(?:to|of|at|reached|stands at|is)\s+("
+        r"\b(?:death toll|toll|fatalities|deaths)\s+(?:\w+\s+){0,5}?(?:to|of|at|reached|stands at|is)\s+("
         + _NUMBER
         + r")\b",
         re.IGNORECASE,
     ),
 ]
-# Counts followed by these words are injuries, arrests or something else, not deaths.
+# Counts followed by these words (before any death word) are injuries, arrests or something else, not deaths:
+# "5 injured", but not "12 soldiers dead and 20 wounded".
 _NOT_DEATH = re.compile(
-    r"^\W*(?:\w+\s+){0,4}?(?:wounded|injured|hurt|arrested|captured|detained|abducted|kidnapped)\b", re.IGNORECASE
+    r"^\W*(?:(?!(?:dead|killed|died)\b)\w+\s+){0,4}?"
+    r"(?:wounded|injured|hurt|arrested|captured|detained|abducted|kidnapped)\b"
+    # "20 people were killed and injured": dead and wounded together, no death count.
+    r"|^\W*(?:\w+\s+){0,4}?(?:killed|dead)\s+(?:and|or|&)\s+(?:wounded|injured|hurt)\b",
+    re.IGNORECASE,
 )
 _LEFT_NEEDS_DEATH = re.compile(r"^\W*(?:\w+\s+){0,4}?(?:dead|killed)\b", re.IGNORECASE)
+
+
+# Enumerations of the dead: "killing one soldier, six Koglweogo and two civilians", "One soldier and eight
+# militants were killed", "shot dead a policeman and an accompanying civilian". An item is a count and at most four
+# more words; "a"/"an" counts as one only before a person ("killed a civilian", not "killed a number of").
+_QUALIFIER = r"(?:(?:at least|some|about|around|nearly|more than|over|up to)\s+)?"
+_ITEM_RE = re.compile(
+    _QUALIFIER + r"[\"“‘']?(?P<n>" + _NUMBER + r"|an?)\b[\"”’']?"
+    r"(?P<words>(?:\s+(?!(?:and|were|was|have|had|are|is|died|dead|perished|lost|in|at|on|near|during|when|after|"
+    r"while|by|including|from|with|who)\b)[\w'’()./-]+){0,4})",
+    re.IGNORECASE,
+)
+_SEPARATOR_RE = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+", re.IGNORECASE)
+_KILL_VERB_RE = re.compile(
+    r"\b(?:killing|killed|kills|kill|shot dead|shot and killed|gunned down|beheaded|beheading|executed|executing|"
+    r"murdered|massacred|lynched)\s+",
+    re.IGNORECASE,
+)
+_DIED_RE = re.compile(
+    r"\s+(?:(?:were|was|have been|had been|are)\s+(?:all\s+)?(?:killed|shot dead|slain|beheaded|executed|murdered)"
+    r"|died|dead|perished|lost their lives)\b(?!\s+(?:and|or|&)\s+(?:wounded|injured|hurt)\b)",
+    re.IGNORECASE,
+)
+_INJURED_AFTER_RE = re.compile(
+    r"\s+(?:were|was|are|have been|had been)\s+(?:\w+\s+)?(?:wounded|injured|hurt|arrested|abducted|kidnapped)\b",
+    re.IGNORECASE,
+)
+_CLAUSE_START_RE = re.compile(r"[.;:!?\n]\s*(?=[^.;:!?\n]*$)")
+_PERSON_SINGULAR = frozenset(
+    """civilian soldier policeman policewoman officer militant fighter rebel insurgent terrorist jihadist man woman
+    child boy girl villager worshipper student pupil teacher farmer herder trader passenger miner worker member
+    jawan cadre protester protestor demonstrator pilgrim tourist resident guard gunman attacker bandit hostage
+    relative gendarme commander leader bomber official employee journalist priest doctor nurse infant baby person
+    individual victim recruit militiaman combatant volunteer driver shopkeeper businessman chief elder imam
+    informer informant servant""".split()
+)
+_NOT_PEOPLE = frozenset(
+    "wounded injured hurt arrested captured detained abducted kidnapped houses homes vehicles cattle years months "
+    "days hours weeks percent".split()
+)
+
+
+def _item_count(match: re.Match[str]) -> int | None:
+    """The number of people an enumeration item counts, or None when it counts no people."""
+    words = [w.strip("().'’").lower() for w in match.group("words").split()]
+    if any(w in _NOT_PEOPLE for w in words) or words[:2] in (["of", "them"], ["of", "whom"]):
+        return None  # "10 people, two of them children": a part of the count before, not more dead
+    token = match.group("n").lower()
+    if token in {"a", "an"}:
+        return 1 if words and words[-1] in _PERSON_SINGULAR else None
+    return parse_number(token)
+
+
+def _enumeration_after(text: str, pos: int) -> tuple[list[tuple[int, bool]], int, int]:
+    """The items a kill verb at ``pos`` governs: ([(count, is_article)], start, end)."""
+    items: list[tuple[int, bool]] = []
+    start = end = pos
+    while (match := _ITEM_RE.match(text, pos)) is not None and (value := _item_count(match)) is not None:
+        if _INJURED_AFTER_RE.match(text, match.end()):
+            break  # "killed 3 soldiers and 5 civilians were wounded"
+        items.append((value, match.group("n").lower() in {"a", "an"}))
+        end = match.end()
+        separator = _SEPARATOR_RE.match(text, end)
+        if separator is None:
+            break
+        pos = separator.end()
+    return items, start, end
+
+
+def _enumeration_before(text: str, pos: int) -> tuple[list[tuple[int, bool]], bool, int]:
+    """The items a death verb at ``pos`` closes, read back to the start of the clause: ([(count, is_article)],
+    whether an "including ..." aside was passed, start)."""
+    head = text[max(0, pos - 300) : pos]
+    clause = _CLAUSE_START_RE.search(head)
+    offset = pos - len(head) + (clause.end() if clause else 0)
+    segment_ends = [offset] + [m for sep in _SEPARATOR_RE.finditer(text, offset, pos) for m in (sep.start(), sep.end())]
+    segment_ends.append(pos)
+    segments = [(segment_ends[i], segment_ends[i + 1]) for i in range(0, len(segment_ends) - 1, 2)]
+    items: list[tuple[int, bool]] = []
+    aside = False
+    start = pos
+    for a, b in reversed(segments):
+        piece = text[a:b]
+        if not piece.strip():
+            continue  # the comma that closes an aside: "Seven people, including four children, were killed"
+        if piece.lower().startswith("including ") and not items:
+            aside, start = True, a
+            continue
+        match = _ITEM_RE.fullmatch(piece)
+        if match is None or (value := _item_count(match)) is None:
+            break
+        items.append((value, match.group("n").lower() in {"a", "an"}))
+        start = a
+    return items, aside, start
+
+
+def _enumerations(text: str) -> list[tuple[int, int, int]]:
+    """(total, start, end) of each enumeration of the dead that single counts miss: two or more items, one
+    "a"/"an" person, or a count with an "including ..." aside ("Seven people, including four children, died")."""
+    found: list[tuple[int, int, int]] = []
+    for verb in _KILL_VERB_RE.finditer(text):
+        items, start, end = _enumeration_after(text, verb.end())
+        # One number after "killed"/"killing" is the single-count patterns' job; after "beheaded" it is ours.
+        single = len(items) == 1 and (items[0][1] or not verb.group(0).lower().startswith("kill"))
+        if len(items) >= 2 or single:
+            found.append((sum(v for v, _ in items), start, end))
+    for died in _DIED_RE.finditer(text):
+        items, aside, start = _enumeration_before(text, died.start())
+        if len(items) >= 2 or (len(items) == 1 and (items[0][1] or aside)):
+            found.append((sum(v for v, _ in items), start, died.end()))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +224,11 @@ def parse_number(token: str) -> int | None:
 def find_fatalities(text: str) -> list[FatalityMention]:
     """Every death count the text reports, in order of appearance (one per number, overlaps removed)."""
     found: dict[int, FatalityMention] = {}
+    covered: list[tuple[int, int]] = []
+    for total, start, end in _enumerations(text):
+        if total and total <= 100_000 and not any(a <= start < b for a, b in covered):
+            found[start] = FatalityMention(total, Span(start, end))
+            covered.append((start, end))
     for pattern_index, pattern in enumerate(_PATTERNS):
         for match in pattern.finditer(text):
             count = parse_number(match.group(1))
@@ -117,6 +241,8 @@ def find_fatalities(text: str) -> list[FatalityMention]:
             if pattern_index == 0 and lead.startswith(("left", "leaving")) and not _LEFT_NEEDS_DEATH.match(after):
                 continue  # "leaving 5 injured" is not a death count
             start = match.start(1)
+            if any(a <= start < b for a, b in covered):
+                continue  # one item of an enumeration already counted whole
             if start not in found:
                 found[start] = FatalityMention(count, Span(match.start(), match.end()))
     return [found[k] for k in sorted(found)]

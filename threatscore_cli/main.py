@@ -118,7 +118,11 @@ def evaluate(
         list[str] | None, typer.Argument(help="One or more model URIs; several are shown side by side.")
     ] = None,
     task: Annotated[
-        str, typer.Option(help="benchmarks (DESIGN.md's table for each model) or places (primary-region accuracy).")
+        str,
+        typer.Option(
+            help="benchmarks (DESIGN.md's table for each model), places (primary-region accuracy) or fatalities "
+            "(the death-count rule against gold counts)."
+        ),
     ] = "benchmarks",
     processed: Annotated[Path, typer.Option(help="Processed corpus folder.")] = Path("data/processed"),
     no_tasks: Annotated[bool, typer.Option("--no-tasks", help="Skip the per-task ConfliBERT benchmarks.")] = False,
@@ -126,7 +130,7 @@ def evaluate(
         Path,
         typer.Option(help="How a MiniLM model's encoder is fine-tuned on each ConfliBERT task (minutes per task)."),
     ] = Path("experiments/task-finetune.yaml"),
-    split: Annotated[str, typer.Option(help="Corpus split for --task places.")] = "test",
+    split: Annotated[str, typer.Option(help="Corpus split for --task places and --task fatalities.")] = "test",
     limit: Annotated[
         int | None, typer.Option(help="--task places: at most this many rows per source (default all).")
     ] = None,
@@ -135,10 +139,12 @@ def evaluate(
     """Print DESIGN.md's benchmark table for each MODEL (default: the champion) and log it to the model's run."""
     if task == "places":
         text = _evaluate_places(processed, split, limit)
+    elif task == "fatalities":
+        text = _evaluate_fatalities(processed, split)
     elif task == "benchmarks":
         text = _evaluate_benchmarks(models or [DEFAULT_MODEL], processed, None if no_tasks else task_config)
     else:
-        raise _fail(f"unknown task {task!r}; choose benchmarks or places")
+        raise _fail(f"unknown task {task!r}; choose benchmarks, places or fatalities")
     typer.echo(text)
     if output:
         output.write_text(text, encoding="utf-8")
@@ -176,6 +182,16 @@ def _evaluate_places(processed: Path, split: str, limit: int | None) -> str:
         f", first {limit} rows per source" if limit else ""
     )
     return report.render()
+
+
+def _evaluate_fatalities(processed: Path, split: str) -> str:
+    """The fatality rule is the same in every model (``threatscore.fatalities``): no model URI is needed."""
+    from training.evaluate_fatalities import corpus_fatalities, evaluate_fatalities, render
+
+    rows = corpus_fatalities(processed, split)
+    if rows.empty:
+        raise _fail(f"no {split!r} rows with gold fatalities in {processed}; run threatscore data build first")
+    return render(evaluate_fatalities(rows), f"Fatality counts read from the text, corpus {split} split")
 
 
 @app.command()

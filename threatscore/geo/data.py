@@ -748,6 +748,8 @@ NON_PLACE_PHRASES: tuple[str, ...] = (
 # Names of macro-regions that are also an admin-1 or a town somewhere ("the Sahel", "the Sahara"): a
 # candidate of this name needs independent evidence for its country in the same article.
 MACRO_REGION_NAMES: frozenset[str] = frozenset("sahel sahara maghreb levant sinai kurdistan galilee caucasus".split())
+# Of those, the ones that span several countries: "the Sahel" alone is the belt, not a region of one of them.
+TRANSNATIONAL_REGION_NAMES: frozenset[str] = frozenset("sahel sahara maghreb levant caucasus".split())
 
 # Well-known areas inside one admin-1 that conflict reporting names instead of a town: they behave like
 # second-level regions of it.

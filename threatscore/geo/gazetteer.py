@@ -488,6 +488,12 @@ def build(min_city_population: int = 1000) -> Gazetteer:
         admin_places[admin] = place
         admin_names[admin] = {raw, display, _strip_affixes(raw), *data.ADMIN1_ALIASES.get((cc, display), ())}
     unmatched, iso_second = _add_iso_subdivisions(b, admin_names, pycountry)
+    # A city-state's city is named like its region ("Dubai"): a town the sources left without a region takes the
+    # region of its own name in its country.
+    admin_by_name = {(b.admin1_cc[a], fold(n)): a for a, names in admin_names.items() for n in names}
+    for place, kind in enumerate(b.place_kind):
+        if kind == KIND_CITY and b.place_admin1[place] < 0:
+            b.place_admin1[place] = admin_by_name.get((b.place_cc[place], fold(b.place_name[place])), -1)
     # A region's names as written come first, then without admin words and article: stripped of "City", "Mexico
     # City" would otherwise take the key of the State of Mexico ("Mexico").
     admin1_by_skeleton: dict[tuple[str, str], int] = {
@@ -644,7 +650,8 @@ def _add_iso_subdivisions(
 
 
 _ADMIN2_AFFIXES = re.compile(
-    r"^(?:Province (?:de la |de l'|du |des |d'|de )|Provincia (?:de |del )|Municipio (?:de )?|District of )|"
+    r"^(?:Province (?:de la |de l'|du |des |d'|de |of )|Provincia (?:de |del |di )|Municipio (?:de )?|District of |"
+    r"Departamento (?:de |del )|Distrito de |Prefecture of |County of )|"
     r" (?:Province|District|Rayon|Raion|municipality|Municipality|County|Division|Subdivision)$"
 )
 

@@ -77,6 +77,11 @@ _PREV_WORD_RE = re.compile(r"([A-Za-z\u00c0-\u024f][\w'’\u00c0-\u024f]*)([ \t]
 _ARTICLE_HEAD_RE = re.compile(r"^(?:al|el|ad|as|ar|an|at|az|ash|ed|es|en|ez|ul)[-\s]\S", re.IGNORECASE)
 _NAME_PARTICLE_RE = re.compile(r"(?:\b(?:al|el|bin|ibn|abu|bint|abd|ben|van|von|de)[-\s])$", re.IGNORECASE)
 _STRONG_PARTICLES = frozenset({"bin", "ibn", "abu", "bint", "abd"})
+# Titles before a person's name: "Home Minister Amit Shah" is no town of Amit.
+_PERSON_TITLES = frozenset(
+    "minister president governor senator mr mrs ms dr sheikh prince princess king queen imam mullah maulana "
+    "general colonel major captain commander spokesman spokesperson chairman chairperson mla mp".split()
+)
 _ADMIN_AFTER_RE = re.compile(r"[ \t]*(\w+)")
 # "the province of Ghazni", "state of Georgia" (but not "a breakaway region of Georgia").
 _OF_ADMIN_WORDS = frozenset("province governorate state district wilaya wilayah county department prefecture".split())
@@ -102,6 +107,11 @@ _LOWER_HEADS = frozenset("countryside suburbs outskirts".split())
 # at most which country the story comes from.
 _OPERATION_AFTER_RE = re.compile(r"[”\"'’]?[ \t]+operations?\b", re.IGNORECASE)
 _OPERATION_BEFORE_RE = re.compile(r"\boperations?[ \t]+[“\"'‘]?$", re.IGNORECASE)
+_MOVEMENT_AFTER_RE = re.compile(
+    r"[ \t]+(?:National[ \t]+|People'?s[ \t]+)?(?:Liberation|Independence|Freedom)[ \t]+"
+    r"(?:Army|Front|Movement|Forces?|Organi[sz]ation|Tigers)\b"
+)
+_THE_BEFORE_RE = re.compile(r"\bthe[ \t]+$", re.IGNORECASE)
 _OUTLET_BEFORE_RE = re.compile(r"\breport(?:s|ed)[ \t]+(?:the[ \t]+)?$")
 # A news outlet cited as the source: "reports Dawn", "according to the Kathmandu Post", "Pajhwok reported".
 _CITED_BEFORE_RE = re.compile(
@@ -130,12 +140,14 @@ _PLACE_PRECEDERS = frozenset(
     north-eastern north-western south-eastern south-western new old mount jabal jebel wadi lake port
     city town village province state district region county governorate""".split()
 )
-# Capitalised words that may follow a place name without making it part of a person's or group's name.
+# Capitalised words that may follow a place name without making it part of a person's or group's name (a
+# headline's "Afrin Battles" is fighting in Afrin).
 _GEO_FOLLOWERS = frozenset(
     """valley river mountains mountain hills hill airport bridge road highway camp prison district area market
     dam lake bay coast island islands strip basin plain plains desert oasis border crossing gate square
     street avenue junction checkpoint station base port harbour harbor region city town village province
-    state governorate county municipality division department countryside suburb suburbs outskirts""".split()
+    state governorate county municipality division department countryside suburb suburbs outskirts
+    battle battles front offensive siege clashes fighting massacre attack attacks bombing bombings""".split()
 )
 _DIRECTIONS = frozenset(
     "northern southern eastern western central north south east west northeastern northwestern southeastern "
@@ -167,6 +179,8 @@ _REFERENCE_GAP_RE = re.compile(
 _SENTENCE_START_RE = re.compile(r"(?:^|[.!?]\s+|\n)\W*([^\W\d_])")
 #: A reference place's share of the weight it would have as the scene.
 REFERENCE_WEIGHT = 0.5
+# A short word with a capital after a lower-case letter ("JaS", "HaY"): an acronym, as no place name is written so.
+_INNER_CAPITAL_RE = re.compile(r"[A-Z][a-z]+[A-Z]")
 
 
 @dataclass(slots=True)
@@ -268,6 +282,10 @@ class Resolver:
                 found.append(Mention(a, b, surface, key, 0, []))  # takes the span, resolves to nothing
                 continue
             cands = self._candidates(doc, a, b, surface, key, case_informative)
+            if _MOVEMENT_AFTER_RE.match(doc, b):
+                # A movement named for the land it claims ("West Papua Liberation Army") hints at that land, as
+                # weakly as a demonym: it is not where the movement's fighters were seen.
+                cands = [dataclasses.replace(c, demonym=True) for c in cands if c.kind in (KIND_COUNTRY, KIND_ADMIN1)]
             if _OUTLET_BEFORE_RE.search(before):
                 # A newspaper ("Dhaka Tribune", "Republica"): a famous place in its name hints at the country only.
                 cands = [
@@ -309,7 +327,12 @@ class Resolver:
         if stopped and not gaz.key_flags[key] & FLAG_DEMONYM:
             return []  # every reading would be skipped below ("The", "It", "Monday": a third of the calls)
         # Short all-caps words in mixed-case text are acronyms (SOHR, SDF, ANSF), not towns.
-        acronym = case_informative and surface.isupper() and len(surface.replace(".", "")) <= 4
+        # So are short words with a capital inside ("JaS", "HaY"), which no place name writes that way.
+        acronym = (
+            case_informative
+            and len(surface.replace(".", "")) <= 4
+            and (surface.isupper() or _INNER_CAPITAL_RE.match(surface))
+        )
         zipf = max(gaz.zipf(folded), gaz.zipf(bare)) if case_informative else gaz.zipf(bare) + 0.5
         after = _ADMIN_AFTER_RE.match(doc, b, min(len(doc), b + 40))
         word_after = after.group(1) if after else ""
@@ -329,6 +352,8 @@ class Resolver:
             and gaz.zipf(fold(word_after)) < 4.5
         )
         macro = bare in data.MACRO_REGION_NAMES
+        if bare in data.TRANSNATIONAL_REGION_NAMES and not admin_hint and _THE_BEFORE_RE.search(before):
+            return []  # "the war in the Sahel" is the belt across five countries, not Burkina Faso's Sahel region
         short = len(bare.replace(" ", "")) <= 4
         cited: bool | None = None  # whether the name stands as a cited source; computed for outlets only
         # Uncapitalised in a text that capitalises names: only a common-noun cue reads ("tambon", not Tambon town).
@@ -408,6 +433,15 @@ class Resolver:
                     needs_support and (previous is None or previous.needs_support), prior, bool(flags & FLAG_CUE),
                     bool(flags & FLAG_ALTERNATE) and (previous is None or previous.alternate),
                 )  # fmt: skip
+        # A city of millions written exactly is not a village of the same name or spelling that only a country
+        # named elsewhere could support: "Pakistan crushed India by ten wickets in Dubai" is not India's Dubai.
+        largest = max((c.pop for c in best.values() if c.exact and c.kind == KIND_CITY), default=0)
+        if largest >= 1_000_000:
+            return [
+                c
+                for c in best.values()
+                if c.kind != KIND_CITY or c.pop * 10 >= largest or (c.exact and not c.needs_support)
+            ]
         return list(best.values())
 
     # -- 2. resolve ------------------------------------------------------------------------------------------
@@ -841,6 +875,8 @@ def _in_person_name(before: str, gaz: Gazetteer) -> bool:
     if match is None:
         return False
     word = match.group(1)
+    if word.lower().rstrip(".") in _PERSON_TITLES:
+        return True
     if not word[:1].isupper() or word.isupper():
         return False
     if word.endswith(("'s", "’s")):
