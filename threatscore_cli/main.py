@@ -290,9 +290,6 @@ def _write_lines(rows: list[dict[str, Any]], output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
 
 
-if __name__ == "__main__":
-    app()
-
 from threatscore_cli.service import keys_app, serve  # noqa: E402
 
 app.add_typer(keys_app, name="keys")
@@ -313,3 +310,6 @@ app.command()(retrain)
 from threatscore_cli.score_batch import score_batch  # noqa: E402
 
 app.command("score-batch")(score_batch)
+
+if __name__ == "__main__":  # after every command is registered: `python -m threatscore_cli.main backtest` works too
+    app()
