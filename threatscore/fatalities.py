@@ -49,8 +49,15 @@ _UNITS = {
     "scores": 40,
     "hundreds": 200,
 }
+# "11 goats were killed" (but "Two cattle thieves were killed" are people).
+_ANIMALS_RE = re.compile(
+    r"\b(?:goats?|cattle|cows?|sheep|camels?|animals?|livestock|dogs?|donkeys?|horses?)\s+"
+    r"(?:were|was|have|had|are|killed|dead|died|slain)\b",
+    re.IGNORECASE,
+)
+_A_FEW = {"a dozen": 12, "half a dozen": 6, "a hundred": 100, "an hundred": 100, "half a hundred": 50}
 _NUMBER = (
-    r"(?:\d{1,3}(?:,\d{3})+|\d+|(?:"
+    r"(?:(?:half\s+)?an?\s+(?:dozen|hundred)\b|\d{1,3}(?:,\d{3})+|\d+|(?:"
     + "|".join(sorted((k for k in _UNITS if k not in {"a", "an"}), key=len, reverse=True))
     + r")(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?)"
 )
@@ -59,7 +66,7 @@ _NOT_TIME = r"(?!(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|percent
 # Words that may stand between a number and the death word: "4 army men", "23 ISIS militants".
 # A word may hold dots ("U.S.", "No.1") but not end a sentence: "robbed 2 motorbikes. The victim died" is one death.
 _FILLER = r"(?:(?:(?:[A-Z]\.)+|[\w'’-]+(?:\.[\w'’-]+)*)\s+){0,5}?"
-_DEATH_AFTER = r"(?:were|was|have been|had been|are|been)?\s*(?:killed|dead|died|die|slain|lost their lives|perished|executed|beheaded|massacred|murdered|shot dead|bodies|(?:confirmed\s+)?deaths?\b(?!\s+(?:of|threats?|penalty|sentences?)))"
+_DEATH_AFTER = r"(?:were|was|have been|had been|are|been)?\s*(?:killed|dead|died|die|slain|lost their lives|perished|executed|beheaded|massacred|murdered|shot dead|bodies|(?:shot|stabbed|beaten|hacked|burned|burnt|stoned|lynched|bludgeoned|chopped|tortured|crushed)\s+to\s+death)"
 _PATTERNS = [
     # "killing 4 army men", "killed at least 23 terrorists", "the killing of 23 ISIS militants"
     re.compile(
@@ -71,6 +78,11 @@ _PATTERNS = [
     ),
     # "23 militants were killed", "four dead", "12 people died"
     re.compile(r"\b(" + _NUMBER + r")\s+" + _NOT_TIME + _FILLER + _DEATH_AFTER + r"\b", re.IGNORECASE),
+    # "one confirmed death", "one police death", "Ten deaths were reported"
+    re.compile(
+        r"\b(" + _NUMBER + r")\s+(?:\w+\s+)?deaths?\b(?!\s+(?:of|threats?|penalty|sentences?|toll))",
+        re.IGNORECASE,
+    ),
     # "death toll rose to 30", "toll of 15"
     re.compile(
         r"\b(?:death toll|toll|fatalities|deaths)\s+(?:\w+\s+){0,5}?(?:to|of|at|reached|stands at|is)\s+("
@@ -108,7 +120,8 @@ _KILL_VERB_RE = re.compile(
     re.IGNORECASE,
 )
 _DIED_RE = re.compile(
-    r"\s+(?:(?:were|was|have been|had been|are)\s+(?:all\s+)?(?:killed|shot dead|slain|beheaded|executed|murdered)"
+    r"\s+(?:(?:were|was|have been|had been|are)\s+(?:all\s+)?(?:killed|shot dead|slain|beheaded|executed|murdered"
+    r"|(?:\w+\s+)?(?:stabbed|beaten|hacked|burned|burnt|stoned|lynched|bludgeoned|chopped|tortured|crushed)\s+to\s+death)"
     r"|died|dead|perished|lost their lives)\b(?!\s+(?:and|or|&)\s+(?:wounded|injured|hurt)\b)",
     re.IGNORECASE,
 )
@@ -212,7 +225,9 @@ class FatalityMention:
 
 def parse_number(token: str) -> int | None:
     """Parse "23", "1,200", "four", "twenty-three" or "dozens" into an int; None if it is not a number."""
-    token = token.strip().lower()
+    token = " ".join(token.strip().lower().split())
+    if token in _A_FEW:
+        return _A_FEW[token]
     if re.fullmatch(r"\d{1,3}(?:,\d{3})+|\d+", token):
         return int(token.replace(",", ""))
     parts = re.split(r"[- ]", token)
@@ -238,6 +253,8 @@ def find_fatalities(text: str) -> list[FatalityMention]:
             if _NOT_DEATH.match(after) and not match.group(0).lower().startswith(("killing", "killed", "kill")):
                 continue
             lead = match.group(0).lower()
+            if _ANIMALS_RE.search(lead):
+                continue
             if pattern_index == 0 and lead.startswith(("left", "leaving")) and not _LEFT_NEEDS_DEATH.match(after):
                 continue  # "leaving 5 injured" is not a death count
             start = match.start(1)

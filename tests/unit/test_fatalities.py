@@ -38,6 +38,15 @@ from threatscore.fatalities import parse_number, total_fatalities
         ("They robbed 2 motorbikes. The victim died later.", None),
         ("The raid killed a number of cattle.", None),
         ("Three U.S. soldiers were killed.", 3),
+        ("Gangs attacked the suburb, killing at least a dozen residents.", 12),
+        ("Half a dozen soldiers were killed.", 6),
+        ("A teacher was stabbed to death at a school.", 1),
+        ("Two brothers were shot to death in their home.", 2),
+        ("Police engaged the attackers in a shootout, one police death reported.", 1),
+        ("Two cattle thieves were killed by locals.", 2),
+        ("11 goats were killed in the raid.", None),
+        ("A man accused of stealing 11 goats was beaten to death.", None),  # one death, but not 11
+        ("He faces two death threats.", None),
     ],
 )
 def test_total_fatalities(text, expected):
