@@ -21,6 +21,7 @@ from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity
 from threatscore.text import chunk_spans, model_input
 from training.config import BaselineExperiment
 from training.metrics import best_threshold
+from training.weak_event_types import with_weak_event_types
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ def fit_baseline(corpus: pd.DataFrame, config: BaselineExperiment) -> FitResult:
         train, config.data.negative_passage_words, config.data.max_rows_per_source, config.seed
     )
     dev = corpus[corpus["split"] == "dev"]
+    if config.data.weak_event_types:
+        train, dev = with_weak_event_types(train), with_weak_event_types(dev)
     logger.info("fitting TF-IDF on %d training texts", len(train))
     vectorizer = TfidfVectorizer(
         max_features=config.tfidf.max_features,

@@ -53,6 +53,7 @@ def fit_lexical_heads(corpus: pd.DataFrame, config: MiniLMExperiment) -> TextHea
             processed_dir=config.data.processed_dir,
             max_rows_per_source=blend.max_rows_per_source,
             negative_passage_words=config.data.negative_passage_words,
+            weak_event_types=config.data.weak_event_types,
         ),
         tfidf=blend.tfidf,
         head=blend.head,

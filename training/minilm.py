@@ -44,6 +44,7 @@ from training.encoder_training import (
     tokenize_for_training,
 )
 from training.metrics import best_f1, best_threshold, binary_report
+from training.weak_event_types import with_weak_event_types
 
 logger = logging.getLogger(__name__)
 
@@ -437,6 +438,8 @@ def minilm_training_set(
         train = pd.concat([train, corpus[corpus["id"].isin(gold_train["id"]) & ~corpus["id"].isin(train["id"])]])
         dev = pd.concat([dev, corpus[corpus["id"].isin(gold_dev["id"]) & ~corpus["id"].isin(dev["id"])]])
     train = with_negative_passages(train, config.data.negative_passage_words, cap, rng_seed)
+    if config.data.weak_event_types:
+        train, dev = with_weak_event_types(train), with_weak_event_types(dev)
     weak_train = weak_dev = None
     if gold_train is not None and len(gold_train):
         votes_train = apply_lfs(train, show_progress=show_progress)
