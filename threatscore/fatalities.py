@@ -130,7 +130,7 @@ _INJURED_AFTER_RE = re.compile(
     r"\s+(?:were|was|are|have been|had been)\s+(?:\w+\s+)?(?:wounded|injured|hurt|arrested|abducted|kidnapped)\b",
     re.IGNORECASE,
 )
-_CLAUSE_START_RE = re.compile(r"[.;:!?\n]\s*(?=[^.;:!?\n]*$)")
+_CLAUSE_MARKS = ".;:!?\n"  # an enumeration closed by a death verb is read back to the last of these
 _PERSON_SINGULAR = frozenset(
     """civilian soldier policeman policewoman officer militant fighter rebel insurgent terrorist jihadist man woman
     child boy girl villager worshipper student pupil teacher farmer herder trader passenger miner worker member
@@ -175,9 +175,9 @@ def _enumeration_after(text: str, pos: int) -> tuple[list[tuple[int, bool]], int
 def _enumeration_before(text: str, pos: int) -> tuple[list[tuple[int, bool]], bool, int]:
     """The items a death verb at ``pos`` closes, read back to the start of the clause: ([(count, is_article)],
     whether an "including ..." aside was passed, start)."""
-    head = text[max(0, pos - 300) : pos]
-    clause = _CLAUSE_START_RE.search(head)
-    offset = pos - len(head) + (clause.end() if clause else 0)
+    offset = max(max(text.rfind(mark, 0, pos) for mark in _CLAUSE_MARKS) + 1, pos - 300)
+    while offset < pos and text[offset].isspace():
+        offset += 1
     segment_ends = [offset] + [m for sep in _SEPARATOR_RE.finditer(text, offset, pos) for m in (sep.start(), sep.end())]
     segment_ends.append(pos)
     segments = [(segment_ends[i], segment_ends[i + 1]) for i in range(0, len(segment_ends) - 1, 2)]
@@ -250,7 +250,8 @@ def _number_starts(text: str) -> list[int]:
     for word in _WORD_RE.finditer(text):
         token = word.group()
         low = token.lower()
-        article = low in {"a", "an"} and text[word.end() : word.end() + 9].lstrip().lower().startswith(("dozen", "hun"))
+        following = text[word.end() : word.end() + 10].lstrip().lower()
+        article = low in {"a", "an"} and following.startswith(("dozen", "hundred"))
         if token[0].isdigit() or low in _NUMBER_WORDS or article:
             starts.append(word.start())
     return starts
