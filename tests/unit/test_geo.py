@@ -483,6 +483,29 @@ def test_province_of_prefix_is_dropped_from_second_level_names() -> None:
     assert _regions(text)[0] == ("PH", "Autonomous Region in Muslim Mindanao")
 
 
+def test_a_capital_is_not_the_town_that_once_bore_its_name_and_a_border_is_crossed_into_a_country() -> None:
+    # Suleja (Niger State) was called Abuja until 1976; "crossed into Niger" is the country, not Niger State.
+    text = "ABUJA (Reuters) - Gunmen killed 40 villagers in Zamfara state. Some residents have crossed into Niger."
+    regions = _regions(text)
+    assert regions[0] == ("NG", "Zamfara")
+    assert ("NG", "Federal Capital Territory") in regions and ("NE", None) in regions
+    assert ("NG", "Niger") not in regions
+
+
+def test_a_reading_that_fell_cannot_vouch_for_another() -> None:
+    # "Cabo" (of the Cabo Ligado project) is a Brazilian town; it had kept a Brazilian "Palma" alive.
+    text = (
+        "Insurgents raided Macomia in Cabo Delgado province, Mozambique. Gas projects near Palma remain suspended, "
+        "analysts at the Cabo Ligado monitoring project say."
+    )
+    assert all(cc == "MZ" for cc, _ in _regions(text))
+
+
+def test_grenades_are_weapons_not_grenada() -> None:
+    text = "Police recovered one Underbarrel Grenade Launcher and three hand grenades in Baramulla District."
+    assert all(cc == "IN" for cc, _ in _regions(text))
+
+
 def _probe_items() -> list[dict[str, str]]:
     path = Path(__file__).parents[1] / "fixtures" / "places_probe.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

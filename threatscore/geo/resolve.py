@@ -119,6 +119,11 @@ _CITED_BEFORE_RE = re.compile(
     re.IGNORECASE,
 )
 _CITED_AFTER_RE = re.compile(r"[ \t]*,?[ \t]*(?:reported|reports|quoted|said|says|cited)\b", re.IGNORECASE)
+_BORDER_BEFORE_RE = re.compile(
+    r"\b(?:crossed|crossing|cross|fled|flee|fleeing|escaped|withdrew|retreated)[ \t]+(?:back[ \t]+)?(?:into|to)[ \t]+$"
+    r"|\bacross[ \t]+the[ \t]+border[ \t]+(?:from|into|in|to)[ \t]+$|\bborder[ \t]+with[ \t]+$",
+    re.IGNORECASE,
+)
 _OF_BEFORE_RE = re.compile(r"\b(\w+)[ \t]+of[ \t]+(?:the[ \t]+)?$", re.IGNORECASE)
 # Between "X" and "Y" when Y contains X: "Tripoli, Lebanon", "Nahri Saraj district, Helmand",
 # "Ouagadougou (Ouagadougou, Kadiogo)", "Puli Alam city, Logar", "Hasaka in Syria".
@@ -342,6 +347,8 @@ class Resolver:
         admin_hint = word_after.lower() in data.ADMIN1_WORDS or word_of in _OF_ADMIN_WORDS
         city_hint = word_after.lower() in data.CITY_WORDS or word_of in data.CITY_WORDS
         in_name = case_informative and _in_person_name(before, gaz)
+        # "crossed into Niger", "fighters from across the border in Niger": a border is crossed into a country.
+        border = bool(_BORDER_BEFORE_RE.search(before))
         # "Matiur Rahman": followed by a capitalised word that is no geographic term -> likely a name.
         name_follows = (
             case_informative
@@ -415,7 +422,7 @@ class Resolver:
                 needs_support = True
             prior = 0.45 * math.log10(pop + 10)
             if kind == KIND_COUNTRY:
-                prior += 2.5
+                prior += 2.5 + (2.0 if border else 0.0)
             elif kind == KIND_ADMIN1:
                 prior += 1.2 + (3.0 if admin_hint else 0.0) - (1.0 if city_hint else 0.0)
             elif kind == KIND_ADMIN2:
@@ -434,13 +441,14 @@ class Resolver:
                     bool(flags & FLAG_ALTERNATE) and (previous is None or previous.alternate),
                 )  # fmt: skip
         # A city of millions written exactly is not a village of the same name or spelling that only a country
-        # named elsewhere could support: "Pakistan crushed India by ten wickets in Dubai" is not India's Dubai.
+        # named elsewhere could support ("Pakistan crushed India by ten wickets in Dubai" is not India's Dubai), nor
+        # a town that once bore its name ("ABUJA" is not Suleja, Abuja until 1976).
         largest = max((c.pop for c in best.values() if c.exact and c.kind == KIND_CITY), default=0)
         if largest >= 1_000_000:
             return [
                 c
                 for c in best.values()
-                if c.kind != KIND_CITY or c.pop * 10 >= largest or (c.exact and not c.needs_support)
+                if c.kind != KIND_CITY or c.pop * 10 >= largest or (c.exact and not c.needs_support and not c.alternate)
             ]
         return list(best.values())
 
@@ -521,21 +529,25 @@ class Resolver:
                 # "Nadir Shah Kot district, Khost": a namesake elsewhere is not this place; nor is India's
                 # Ghaziabad the "Ghaziabad area of Kohat" (Pakistan), though a town does not rank above a town.
                 continue
-            # A town or district in a country nothing else in the article points to, while another country
-            # is well attested, is most likely a homonym ("al-Marj" in a Syrian report is not Libya's).
-            other = max((v - own_c.get(k, 0.0) for k, v in country_ev.items() if k != c.cc), default=0.0)
-            weak = c.kind != KIND_COUNTRY and (c.pop < 200_000 or c.alternate) and support < 0.3
-            if weak and other >= 0.6 and other > country_ev.get(c.cc, 0.0):
-                continue
-            # A spelling variant or another name of a small place abroad ("Modi" for Moody, South Dakota; "Pika" for
-            # Pike) while the text names another country outright (a demonym is not enough: "Turkish forces near
-            # Jisr al-Shughur"): a person, a gun or a word, not that place.
-            if weak and other >= 1.0 and (not c.exact or c.alternate) and c.pop < 100_000:
-                continue
-            if c.kind == KIND_CITY and not c.exact and c.pop < 5_000 and support < 0.3:
+            if _homonym_abroad(c, support, country_ev, own_c):
                 continue
             kept.append(m)
-        return kept
+        # Readings that fell can no longer vouch for others: "Cabo" (of "Cabo Ligado", a Brazilian town) had made a
+        # Brazilian "Palma" look supported in a report on Cabo Delgado. Each kept reading is checked once more against
+        # the evidence of the kept ones alone.
+        country_ev, _, by_key = _evidence(kept)
+        final = []
+        for m in kept:
+            c = m.choice
+            assert c is not None
+            own_c, _ = by_key.get(m.key, ({}, {}))
+            inner_ccs = {
+                inner.cc for j in m.contained if (inner := mentions[j].choice) is not None and mentions[j] in kept
+            }
+            outer = mentions[m.container].choice if m.container is not None and mentions[m.container] in kept else None
+            if not _homonym_abroad(c, _support(c, country_ev, own_c, inner_ccs, outer), country_ev, own_c):
+                final.append(m)
+        return final
 
     # -- 3. weigh and group --------------------------------------------------------------------------------
     def _weigh(self, doc: str, mentions: list[Mention], sentences: list, starts: list[int], title_end: int) -> None:
@@ -763,6 +775,22 @@ def _support(
         + (c.cc in inner_ccs)
         + (outer is not None and outer.cc == c.cc)
     )
+
+
+def _homonym_abroad(c: Candidate, support: float, country_ev: dict[str, float], own_c: dict[str, float]) -> bool:
+    """Whether reading ``c`` is most likely a namesake abroad rather than the place the text means."""
+    # A town or district in a country nothing else in the article points to, while another country is well
+    # attested, is most likely a homonym ("al-Marj" in a Syrian report is not Libya's).
+    other = max((v - own_c.get(k, 0.0) for k, v in country_ev.items() if k != c.cc), default=0.0)
+    weak = c.kind != KIND_COUNTRY and (c.pop < 200_000 or c.alternate) and support < 0.3
+    if weak and other >= 0.6 and other > country_ev.get(c.cc, 0.0):
+        return True
+    # A spelling variant or another name of a small place abroad ("Modi" for Moody, South Dakota; "Pika" for Pike)
+    # while the text names another country outright (a demonym is not enough: "Turkish forces near Jisr
+    # al-Shughur"): a person, a gun or a word, not that place.
+    if weak and other >= 1.0 and (not c.exact or c.alternate) and c.pop < 100_000:
+        return True
+    return c.kind == KIND_CITY and not c.exact and c.pop < 5_000 and support < 0.3
 
 
 def _containment_bonus(c: Candidate, mentions: list[Mention], m: Mention, idx: int) -> float:
