@@ -532,22 +532,7 @@ class Resolver:
             if _homonym_abroad(c, support, country_ev, own_c):
                 continue
             kept.append(m)
-        # Readings that fell can no longer vouch for others: "Cabo" (of "Cabo Ligado", a Brazilian town) had made a
-        # Brazilian "Palma" look supported in a report on Cabo Delgado. Each kept reading is checked once more against
-        # the evidence of the kept ones alone.
-        country_ev, _, by_key = _evidence(kept)
-        final = []
-        for m in kept:
-            c = m.choice
-            assert c is not None
-            own_c, _ = by_key.get(m.key, ({}, {}))
-            inner_ccs = {
-                inner.cc for j in m.contained if (inner := mentions[j].choice) is not None and mentions[j] in kept
-            }
-            outer = mentions[m.container].choice if m.container is not None and mentions[m.container] in kept else None
-            if not _homonym_abroad(c, _support(c, country_ev, own_c, inner_ccs, outer), country_ev, own_c):
-                final.append(m)
-        return final
+        return _without_fallen_vouchers(kept, mentions)
 
     # -- 3. weigh and group --------------------------------------------------------------------------------
     def _weigh(self, doc: str, mentions: list[Mention], sentences: list, starts: list[int], title_end: int) -> None:
@@ -775,6 +760,27 @@ def _support(
         + (c.cc in inner_ccs)
         + (outer is not None and outer.cc == c.cc)
     )
+
+
+def _without_fallen_vouchers(kept: list[Mention], mentions: list[Mention]) -> list[Mention]:
+    """``kept`` less the namesakes abroad that only dropped readings had vouched for: "Cabo" (of "Cabo Ligado", a
+    Brazilian town) had made a Brazilian "Palma" look supported in a report on Cabo Delgado. Each kept reading is
+    checked once more against the evidence of the kept ones alone."""
+    country_ev, _, by_key = _evidence(kept)
+    kept_ids = {id(m) for m in kept}
+    final = []
+    for m in kept:
+        reading = m.choice
+        assert reading is not None
+        own_c, _ = by_key.get(m.key, ({}, {}))
+        inner_ccs = {
+            inner.cc for j in m.contained if id(mentions[j]) in kept_ids and (inner := mentions[j].choice) is not None
+        }
+        container = mentions[m.container] if m.container is not None else None
+        outer = container.choice if container is not None and id(container) in kept_ids else None
+        if not _homonym_abroad(reading, _support(reading, country_ev, own_c, inner_ccs, outer), country_ev, own_c):
+            final.append(m)
+    return final
 
 
 def _homonym_abroad(c: Candidate, support: float, country_ev: dict[str, float], own_c: dict[str, float]) -> bool:
