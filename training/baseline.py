@@ -114,8 +114,10 @@ def fit_baseline(corpus: pd.DataFrame, config: BaselineExperiment) -> FitResult:
         train, config.data.negative_passage_words, config.data.max_rows_per_source, config.seed
     )
     dev = corpus[corpus["split"] == "dev"]
-    if config.data.weak_event_types:
-        train, dev = with_weak_event_types(train), with_weak_event_types(dev)
+    if config.data.weak_event_types is not None:
+        train = with_weak_event_types(train)
+    if config.data.weak_event_types == "train_and_dev":
+        dev = with_weak_event_types(dev)
     logger.info("fitting TF-IDF on %d training texts", len(train))
     vectorizer = TfidfVectorizer(
         max_features=config.tfidf.max_features,

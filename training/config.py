@@ -57,10 +57,12 @@ class DataConfig(_Frozen):
     #: article chunk by chunk and a wire item may be one paragraph, but without these the only negatives a model
     #: sees are BBC articles' openings: passages from their middles scored relevant 22 % of the time. None: off.
     negative_passage_words: int | None = Field(None, ge=20)
-    #: When true, SATP and ISAF rows get the ACLED sub-event type their own event label implies, where one reading
-    #: is clear (``training.weak_event_types``): news-prose examples for the event-type heads, which otherwise
-    #: learn only from ACLED's notes. ACLED's rows are untouched. False: off.
-    weak_event_types: bool = False
+    #: SATP and ISAF rows get the ACLED sub-event type their own event label implies, where one reading is clear
+    #: (``training.weak_event_types``): news-prose examples for the event-type heads, which otherwise learn only
+    #: from ACLED's notes. ACLED's rows are untouched. "train": the train rows only, so every choice made on dev
+    #: (early stopping, temperatures, blend shares) rests on ACLED's own labels; "train_and_dev": dev rows too
+    #: (version 13: dev then preferred the TF-IDF head, which learns SATP's and ISAF's house styles). None: off.
+    weak_event_types: Literal["train", "train_and_dev"] | None = None
 
 
 class TrackingConfig(_Frozen):

@@ -438,8 +438,10 @@ def minilm_training_set(
         train = pd.concat([train, corpus[corpus["id"].isin(gold_train["id"]) & ~corpus["id"].isin(train["id"])]])
         dev = pd.concat([dev, corpus[corpus["id"].isin(gold_dev["id"]) & ~corpus["id"].isin(dev["id"])]])
     train = with_negative_passages(train, config.data.negative_passage_words, cap, rng_seed)
-    if config.data.weak_event_types:
-        train, dev = with_weak_event_types(train), with_weak_event_types(dev)
+    if config.data.weak_event_types is not None:
+        train = with_weak_event_types(train)
+    if config.data.weak_event_types == "train_and_dev":
+        dev = with_weak_event_types(dev)
     weak_train = weak_dev = None
     if gold_train is not None and len(gold_train):
         votes_train = apply_lfs(train, show_progress=show_progress)
