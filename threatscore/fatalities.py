@@ -68,11 +68,14 @@ _NOT_TIME = r"(?!(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|percent
 # A word may hold dots ("U.S.", "No.1") but not end a sentence: "robbed 2 motorbikes. The victim died" is one death.
 _FILLER = r"(?:(?:(?:[A-Z]\.)+|[\w'’-]+(?:\.[\w'’-]+)*)\s+){0,5}?"
 _DEATH_AFTER = r"(?:were|was|have been|had been|are|been)?\s*(?:killed|dead|died|die|slain|lost their lives|perished|executed|beheaded|massacred|murdered|shot dead|bodies|(?:shot|stabbed|beaten|hacked|burned|burnt|stoned|lynched|bludgeoned|chopped|tortured|crushed)\s+to\s+death)"
+# "at least 23", "more than 1,200": a qualifier before a count.
+_QUALIFIER = r"(?:(?:at least|some|about|around|nearly|more than|over|up to)\s+)?"
 _PATTERNS = [
     # "killing 4 army men", "killed at least 23 terrorists", "the killing of 23 ISIS militants"
     re.compile(
         r"\b(?:killing|killed|kill|kills|left|leaving|claimed the lives of|death of|deaths of|killing of)\s+"
-        r"(?:at least\s+|some\s+|about\s+|around\s+|nearly\s+|more than\s+|over\s+|up to\s+)?("
+        + _QUALIFIER
+        + r"("
         + _NUMBER
         + r")\b(?!\s*(?:%|percent|years?|months?|days?|hours?|km|kilomet))",
         re.IGNORECASE,
@@ -107,7 +110,6 @@ _LEFT_NEEDS_DEATH = re.compile(r"^\W*(?:\w+\s+){0,4}?(?:dead|killed)\b", re.IGNO
 # Enumerations of the dead: "killing one soldier, six Koglweogo and two civilians", "One soldier and eight
 # militants were killed", "shot dead a policeman and an accompanying civilian". An item is a count and at most four
 # more words; "a"/"an" counts as one only before a person ("killed a civilian", not "killed a number of").
-_QUALIFIER = r"(?:(?:at least|some|about|around|nearly|more than|over|up to)\s+)?"
 _ITEM_RE = re.compile(
     _QUALIFIER + r"[\"“‘']?(?P<n>" + _NUMBER + r"|an?)\b[\"”’']?"
     r"(?P<words>(?:\s+(?!(?:and|were|was|have|had|are|is|died|dead|perished|lost|in|at|on|near|during|when|after|"

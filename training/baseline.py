@@ -21,7 +21,7 @@ from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity
 from threatscore.text import chunk_spans, model_input
 from training.config import BaselineExperiment
 from training.metrics import best_threshold
-from training.weak_event_types import with_weak_event_types
+from training.weak_event_types import with_weak_event_rows
 
 logger = logging.getLogger(__name__)
 
@@ -114,10 +114,7 @@ def fit_baseline(corpus: pd.DataFrame, config: BaselineExperiment) -> FitResult:
         train, config.data.negative_passage_words, config.data.max_rows_per_source, config.seed
     )
     dev = corpus[corpus["split"] == "dev"]
-    if config.data.weak_event_types is not None:
-        train = with_weak_event_types(train)
-    if config.data.weak_event_types == "train_and_dev":
-        dev = with_weak_event_types(dev)
+    train, dev = with_weak_event_rows(train, dev, config.data.weak_event_types)
     logger.info("fitting TF-IDF on %d training texts", len(train))
     vectorizer = TfidfVectorizer(
         max_features=config.tfidf.max_features,

@@ -44,7 +44,7 @@ from training.encoder_training import (
     tokenize_for_training,
 )
 from training.metrics import best_f1, best_threshold, binary_report
-from training.weak_event_types import with_weak_event_types
+from training.weak_event_types import with_weak_event_rows
 
 logger = logging.getLogger(__name__)
 
@@ -438,10 +438,7 @@ def minilm_training_set(
         train = pd.concat([train, corpus[corpus["id"].isin(gold_train["id"]) & ~corpus["id"].isin(train["id"])]])
         dev = pd.concat([dev, corpus[corpus["id"].isin(gold_dev["id"]) & ~corpus["id"].isin(dev["id"])]])
     train = with_negative_passages(train, config.data.negative_passage_words, cap, rng_seed)
-    if config.data.weak_event_types is not None:
-        train = with_weak_event_types(train)
-    if config.data.weak_event_types == "train_and_dev":
-        dev = with_weak_event_types(dev)
+    train, dev = with_weak_event_rows(train, dev, config.data.weak_event_types)
     weak_train = weak_dev = None
     if gold_train is not None and len(gold_train):
         votes_train = apply_lfs(train, show_progress=show_progress)

@@ -21,10 +21,10 @@ import pandas as pd
 DEFAULT_ITEMS = Path("tests/fixtures/places_probe.jsonl")
 
 
-def load_items(path: Path = DEFAULT_ITEMS) -> list[dict[str, object]]:
-    """The probe items that carry event types."""
+def load_items(path: Path = DEFAULT_ITEMS, *, with_event_types: bool = True) -> list[dict[str, object]]:
+    """The probe items; only those that carry event types unless ``with_event_types`` is False."""
     items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [item for item in items if item.get("event_types")]
+    return [item for item in items if item.get("event_types") or not with_event_types]
 
 
 def event_type_hits(predictions: list[dict[str, object]], items: list[dict[str, object]]) -> tuple[int, Counter[str]]:

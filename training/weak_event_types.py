@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Literal
 
 import pandas as pd
 
@@ -82,3 +83,13 @@ def with_weak_event_types(frame: pd.DataFrame) -> pd.DataFrame:
             filled += 1
     logger.info("weak event types: %d SATP/ISAF rows labelled", filled)
     return out
+
+
+def with_weak_event_rows(
+    train: pd.DataFrame, dev: pd.DataFrame, mode: Literal["train", "train_and_dev"] | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``train`` and ``dev`` with weak event types as ``data.weak_event_types`` asks: none (None), the train rows
+    only ("train") or both ("train_and_dev")."""
+    if mode is None:
+        return train, dev
+    return with_weak_event_types(train), with_weak_event_types(dev) if mode == "train_and_dev" else dev

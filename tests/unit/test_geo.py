@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +16,7 @@ import pytest
 from threatscore.geo import gazetteer as gazetteer_module
 from threatscore.geo import resolve_regions
 from threatscore.geo.normalize import fold, normalize_text, skeleton
+from training.probe import load_items
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -506,13 +507,12 @@ def test_grenades_are_weapons_not_grenada() -> None:
     assert all(cc == "IN" for cc, _ in _regions(text))
 
 
-def _probe_items() -> list[dict[str, str]]:
-    path = Path(__file__).parents[1] / "fixtures" / "places_probe.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-@pytest.mark.parametrize("item", _probe_items(), ids=lambda item: item["id"])
-def test_probe_article_primary_region(item: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "item",
+    load_items(Path(__file__).parents[1] / "fixtures" / "places_probe.jsonl", with_event_types=False),
+    ids=lambda item: item["id"],
+)
+def test_probe_article_primary_region(item: dict[str, Any]) -> None:
     """Wire-style items written for this check (not from any corpus): other regions, datelines, officials quoted
     elsewhere, movements and macro-regions. Gold is (country, GeoNames admin-1) of where the event happened."""
     from training.evaluate_places import normalize_admin1

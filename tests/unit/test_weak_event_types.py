@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from training.weak_event_types import isaf_event_type, satp_event_type, with_weak_event_types
+from training.weak_event_types import isaf_event_type, satp_event_type, with_weak_event_rows, with_weak_event_types
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,21 @@ def test_only_unlabelled_satp_and_isaf_rows_are_filled():
     out = with_weak_event_types(frame)
     assert out["sub_event_type"].tolist() == ["Attack", "Suicide bomb", None, "Air/drone strike", None]
     assert frame["sub_event_type"].isna().sum() == 4  # the input is not changed
+
+
+def test_modes_choose_which_split_gets_weak_event_types():
+    rows = pd.DataFrame(
+        {
+            "source": ["isaf"],
+            "text": ["x"],
+            "sub_event_type": [None],
+            "attack_types": [None],
+            "source_label": ["airstrike"],
+        }
+    )
+    train, dev = with_weak_event_rows(rows, rows, None)
+    assert train is rows and dev is rows
+    train, dev = with_weak_event_rows(rows, rows, "train")
+    assert train["sub_event_type"].tolist() == ["Air/drone strike"] and dev is rows
+    train, dev = with_weak_event_rows(rows, rows, "train_and_dev")
+    assert dev["sub_event_type"].tolist() == ["Air/drone strike"]

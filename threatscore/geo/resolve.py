@@ -512,8 +512,7 @@ class Resolver:
             if m.choice is None:
                 continue
             own_c, _ = by_key.get(m.key, ({}, {}))
-            inner_ccs = {inner.cc for j in m.contained if (inner := mentions[j].choice) is not None}
-            outer = mentions[m.container].choice if m.container is not None else None
+            inner_ccs, outer = _neighbours(m, mentions)
             c = m.choice
             support = _support(c, country_ev, own_c, inner_ccs, outer)
             if c.needs_support and support < 0.5:
@@ -762,6 +761,21 @@ def _support(
     )
 
 
+def _neighbours(
+    m: Mention, mentions: list[Mention], among: set[int] | None = None
+) -> tuple[set[str], Candidate | None]:
+    """The countries of the names ``m`` contains and the reading of the name that contains it ("Tripoli, Lebanon"),
+    counting only mentions whose ``id`` is in ``among`` when it is given."""
+    inner_ccs: set[str] = set()
+    for j in m.contained:
+        inner = mentions[j]
+        if inner.choice is not None and (among is None or id(inner) in among):
+            inner_ccs.add(inner.choice.cc)
+    container = mentions[m.container] if m.container is not None else None
+    outer = container.choice if container is not None and (among is None or id(container) in among) else None
+    return inner_ccs, outer
+
+
 def _without_fallen_vouchers(kept: list[Mention], mentions: list[Mention]) -> list[Mention]:
     """``kept`` less the namesakes abroad that only dropped readings had vouched for: "Cabo" (of "Cabo Ligado", a
     Brazilian town) had made a Brazilian "Palma" look supported in a report on Cabo Delgado. Each kept reading is
@@ -773,11 +787,7 @@ def _without_fallen_vouchers(kept: list[Mention], mentions: list[Mention]) -> li
         reading = m.choice
         assert reading is not None
         own_c, _ = by_key.get(m.key, ({}, {}))
-        inner_ccs = {
-            inner.cc for j in m.contained if id(mentions[j]) in kept_ids and (inner := mentions[j].choice) is not None
-        }
-        container = mentions[m.container] if m.container is not None else None
-        outer = container.choice if container is not None and id(container) in kept_ids else None
+        inner_ccs, outer = _neighbours(m, mentions, kept_ids)
         if not _homonym_abroad(reading, _support(reading, country_ev, own_c, inner_ccs, outer), country_ev, own_c):
             final.append(m)
     return final
