@@ -718,7 +718,7 @@ STOP_NAMES: frozenset[str] = frozenset(
     north south east west northern southern eastern western media news press reuters afp times post
     district region city town village capital border army base camp prison airport road highway street
     facebook twitter telegram whatsapp youtube lieutenant brigadier martyrs martyr brigade battalion
-    grenade grenades
+    grenade grenades molotov
     allah mohammed muhammad mohamed ahmed ahmad ali hassan hussein abdullah abdul abdel omar umar ibrahim
     mustafa khaled khalid yusuf yousef ismail salah sala hamid said saeed mahmoud mahmud karim amir
     john james peter paul david michael george william charles thomas joseph victoria elizabeth mary

@@ -112,6 +112,11 @@ _MOVEMENT_AFTER_RE = re.compile(
     r"(?:Army|Front|Movement|Forces?|Organi[sz]ation|Tigers)\b"
 )
 _THE_BEFORE_RE = re.compile(r"\bthe[ \t]+$", re.IGNORECASE)
+# "Baanu village", "the village of Pansi": a village, so not a city or district of the same name.
+_VILLAGE_AFTER_RE = re.compile(r"[ \t]+village\b", re.IGNORECASE)
+_VILLAGE_BEFORE_RE = re.compile(r"\bvillages?[ \t]+of[ \t]+$", re.IGNORECASE)
+#: A village is no larger than this; a larger reading of its name is a namesake.
+VILLAGE_MAX_POP = 100_000
 _OUTLET_BEFORE_RE = re.compile(r"\breport(?:s|ed)[ \t]+(?:the[ \t]+)?$")
 # A news outlet cited as the source: "reports Dawn", "according to the Kathmandu Post", "Pajhwok reported".
 _CITED_BEFORE_RE = re.compile(
@@ -291,6 +296,16 @@ class Resolver:
                 # A movement named for the land it claims ("West Papua Liberation Army") hints at that land, as
                 # weakly as a demonym: it is not where the movement's fighters were seen.
                 cands = [dataclasses.replace(c, demonym=True) for c in cands if c.kind in (KIND_COUNTRY, KIND_ADMIN1)]
+            if _VILLAGE_AFTER_RE.match(doc, b) or _VILLAGE_BEFORE_RE.search(before):
+                # A region or people named as an adjective stays ("a Haryana village", "a Berom village").
+                cands = [
+                    c
+                    for c in cands
+                    if c.demonym
+                    or c.cue
+                    or (c.kind in (KIND_COUNTRY, KIND_ADMIN1) and c.exact and not c.alternate)
+                    or c.pop < VILLAGE_MAX_POP
+                ]
             if _OUTLET_BEFORE_RE.search(before):
                 # A newspaper ("Dhaka Tribune", "Republica"): a famous place in its name hints at the country only.
                 cands = [
@@ -572,6 +587,9 @@ class Resolver:
         places: dict[tuple[str, int], list[str]] = defaultdict(list)
         seen_place: dict[tuple[str, int], set[int]] = defaultdict(set)
         first_pos: dict[tuple[str, int], int] = {}
+        # Of the places named in a region: whether one is named by its own name (not a variant or an old name),
+        # and the largest population.
+        largest: dict[tuple[str, int], tuple[bool, int]] = defaultdict(lambda: (False, 0))
         demonym_only: dict[str, bool] = {}
         for m in mentions:
             c = m.choice
@@ -584,6 +602,7 @@ class Resolver:
             first_pos.setdefault(key, m.start)
             if not c.demonym:
                 demonym_only[c.cc] = False
+                largest[key] = max(largest[key], (c.exact and not c.alternate, c.pop))
             else:
                 demonym_only.setdefault(c.cc, True)
             if c.demonym or c.place in seen_place[key]:
@@ -612,7 +631,7 @@ class Resolver:
                 demonym_only.setdefault(c.cc, True)
 
         with_admin = {cc for cc, admin in score if admin >= 0}
-        regions: list[tuple[float, int, RegionScore]] = []
+        regions: list[tuple[float, int, tuple[bool, int], RegionScore]] = []
         for (cc, admin), value in score.items():
             if admin < 0 and cc in with_admin:
                 continue
@@ -623,9 +642,16 @@ class Resolver:
                 total += 0.25 * score.get((cc, -1), 0.0)
             rank = total * (1.0 if admin >= 0 else 0.7)
             name = gaz.admin1_name[admin] if admin >= 0 else None
-            regions.append((rank, -first_pos[(cc, admin)], RegionScore(cc, name, tuple(places[(cc, admin)]), total)))
-        regions.sort(key=lambda r: (r[0], r[1]), reverse=True)
-        return [r for _, _, r in regions[:MAX_REGIONS]]
+            region = RegionScore(cc, name, tuple(places[(cc, admin)]), total)
+            regions.append((rank, -first_pos[(cc, admin)], largest[(cc, admin)], region))
+        # Equal evidence in two countries: first the country of a place named by its own name (not "Jinnah" for
+        # Jena), then of the larger place ("Maritime workers protest … in Lagos" is Lagos, not Togo's Maritime
+        # region); within a country, the region named first ("the countryside of Idlib and Hama").
+        country_largest: dict[tuple[float, str], tuple[bool, int]] = defaultdict(lambda: (False, 0))
+        for rank, _, pop, region in regions:
+            country_largest[(rank, region.country_code)] = max(country_largest[(rank, region.country_code)], pop)
+        regions.sort(key=lambda t: (t[0], country_largest[(t[0], t[3].country_code)], t[1]), reverse=True)
+        return [r for *_, r in regions[:MAX_REGIONS]]
 
     def _attach_unknown_toponyms(
         self,
