@@ -661,3 +661,14 @@ def test_equal_evidence_in_two_countries_goes_to_the_larger_place_named_by_its_o
 
 def test_a_molotov_cocktail_is_not_perm() -> None:
     assert _regions("Protesters hurled a Molotov cocktail at the courthouse in Sidon.") == [("LB", "Liban-Sud")]
+
+
+def test_a_country_heading_names_the_entrys_country() -> None:
+    # Chronologies and digests open an entry with its country in capitals; the places abroad it names are not it.
+    text = "SWEDEN.  Gunmen bombed the Turkish airline office after Ankara expelled two diplomats."
+    assert _regions(text)[0] == ("SE", None)
+    text = "ITALY:  A Libyan airliner flying from Rome to Tripoli was hijacked shortly after take-off."
+    assert _regions(text)[0][0] == "IT"
+    # Not a heading: a capitalised word that is no country, or a country inside the first sentence.
+    assert _regions("BREAKING: Gunmen attacked a checkpoint near Gao on Monday.")[0][0] == "ML"
+    assert _regions("Gunmen from Turkey attacked a checkpoint near Aleppo on Monday.")[0] == ("SY", "Aleppo")

@@ -73,6 +73,9 @@ _DATELINE_RE = re.compile(
     r"(?:^|(?<=[\n\r\u2028\u2029]))[ \t\xa0]*"
     r"(?P<head>[A-Z][A-Za-z.'\- ]{1,40}(?:,[ \t]*[A-Z][A-Za-z.'\- ]{1,40})?)[ \t\xa0]*(?:\(|—|–|--| - )"
 )
+# A country named alone in capitals as the text's heading ("TURKEY.  A bomb planted on …", "NIGERIA: Gunmen …"), as
+# chronologies and digests open an entry: the entry's country, unlike a dateline, which says where the reporter sat.
+_HEADING_RE = re.compile(r"^[ \t\xa0]*(?P<head>[A-Z][A-Z'’ -]{2,60}?)[ \t]*[.:][ \t\xa0]")
 _PREV_WORD_RE = re.compile(r"([A-Za-z\u00c0-\u024f][\w'’\u00c0-\u024f]*)([ \t]+)$")
 _ARTICLE_HEAD_RE = re.compile(r"^(?:al|el|ad|as|ar|an|at|az|ash|ed|es|en|ez|ul)[-\s]\S", re.IGNORECASE)
 _NAME_PARTICLE_RE = re.compile(r"(?:\b(?:al|el|bin|ibn|abu|bint|abd|ben|van|von|de)[-\s])$", re.IGNORECASE)
@@ -189,6 +192,10 @@ _REFERENCE_GAP_RE = re.compile(
 _SENTENCE_START_RE = re.compile(r"(?:^|[.!?]\s+|\n)\W*([^\W\d_])")
 #: A reference place's share of the weight it would have as the scene.
 REFERENCE_WEIGHT = 0.5
+#: Weight of a country named as the heading (``_HEADING_RE``): above any one mention in the text's first sentences
+#: (at most 3.75), so the entry's country stays primary when its first sentence names a place abroad ("ITALY.  An El
+#: Al plane flying from Rome to Tel Aviv …").
+HEADING_WEIGHT = 4.0
 # A short word with a capital after a lower-case letter ("JaS", "HaY"): an acronym, as no place name is written so.
 _INNER_CAPITAL_RE = re.compile(r"[A-Z][a-z]+[A-Z]")
 
@@ -261,8 +268,8 @@ class Resolver:
         kept = self._disambiguate(mentions)
         if not kept:
             return []
-        self._weigh(doc, kept, sentences, starts, title_end)
-        return self._group(doc, kept, sentences, starts)
+        heading_country = self._weigh(doc, kept, sentences, starts, title_end)
+        return self._group(doc, kept, sentences, starts, heading_country)
 
     # -- 1. find -----------------------------------------------------------------------------------------
     def find_mentions(self, doc: str) -> list[Mention]:
@@ -549,14 +556,24 @@ class Resolver:
         return _without_fallen_vouchers(kept, mentions)
 
     # -- 3. weigh and group --------------------------------------------------------------------------------
-    def _weigh(self, doc: str, mentions: list[Mention], sentences: list, starts: list[int], title_end: int) -> None:
+    def _weigh(
+        self, doc: str, mentions: list[Mention], sentences: list, starts: list[int], title_end: int
+    ) -> str | None:
+        """Set each mention's weight; returns the country the text's heading names (``_HEADING_RE``), if any."""
         dateline_spans = _datelines(doc[: min(len(doc), 600)])
+        heading = _HEADING_RE.match(doc)
+        heading_span = heading.span("head") if heading else None
+        heading_country: str | None = None
         # Per sentence: 1.5 when it reports an event, else 0.7 when it reports speech, else 1 (speech is only
         # looked for when there is no event).
         sentence_factor: dict[int, float] = {}
         for k, m in enumerate(mentions):
             c = m.choice
             assert c is not None
+            if heading_span == (m.start, m.end) and c.kind == KIND_COUNTRY and not c.demonym:
+                m.weight = HEADING_WEIGHT
+                heading_country = c.cc
+                continue
             factor = sentence_factor.get(m.sentence)
             if factor is None:
                 sent = sentences[m.sentence].of(doc) if sentences else doc
@@ -580,8 +597,11 @@ class Resolver:
             elif c.kind == KIND_ADMIN2:
                 w *= 1.1
             m.weight = w
+        return heading_country
 
-    def _group(self, doc: str, mentions: list[Mention], sentences: list, starts: list[int]) -> list[RegionScore]:
+    def _group(
+        self, doc: str, mentions: list[Mention], sentences: list, starts: list[int], heading_country: str | None = None
+    ) -> list[RegionScore]:
         gaz = self.gaz
         score: dict[tuple[str, int], float] = defaultdict(float)
         places: dict[tuple[str, int], list[str]] = defaultdict(list)
@@ -651,6 +671,9 @@ class Resolver:
         for rank, _, pop, region in regions:
             country_largest[(rank, region.country_code)] = max(country_largest[(rank, region.country_code)], pop)
         regions.sort(key=lambda t: (t[0], country_largest[(t[0], t[3].country_code)], t[1]), reverse=True)
+        if heading_country is not None:
+            # The heading names the entry's country: its regions come first, the others keep their order.
+            regions.sort(key=lambda t: t[3].country_code != heading_country)
         return [r for *_, r in regions[:MAX_REGIONS]]
 
     def _attach_unknown_toponyms(
