@@ -193,8 +193,8 @@ _SENTENCE_START_RE = re.compile(r"(?:^|[.!?]\s+|\n)\W*([^\W\d_])")
 #: A reference place's share of the weight it would have as the scene.
 REFERENCE_WEIGHT = 0.5
 #: Weight of a country named as the heading (``_HEADING_RE``): above any one mention in the text's first sentences
-#: (at most 3.75), so the entry's country stays primary when its first sentence names a place abroad ("ITALY.  An El
-#: Al plane flying from Rome to Tel Aviv …").
+#: (at most 3.75). The heading's country also ranks first (``_group``), even when its first sentence names places
+#: abroad ("ITALY.  An El Al plane flying from Rome to Tel Aviv …"); the weight sets its score (and so its risk).
 HEADING_WEIGHT = 4.0
 # A short word with a capital after a lower-case letter ("JaS", "HaY"): an acronym, as no place name is written so.
 _INNER_CAPITAL_RE = re.compile(r"[A-Z][a-z]+[A-Z]")
@@ -668,8 +668,8 @@ class Resolver:
         # Jena), then of the larger place ("Maritime workers protest … in Lagos" is Lagos, not Togo's Maritime
         # region); within a country, the region named first ("the countryside of Idlib and Hama").
         country_largest: dict[tuple[float, str], tuple[bool, int]] = defaultdict(lambda: (False, 0))
-        for rank, _, pop, region in regions:
-            country_largest[(rank, region.country_code)] = max(country_largest[(rank, region.country_code)], pop)
+        for rank, _, named, region in regions:
+            country_largest[(rank, region.country_code)] = max(country_largest[(rank, region.country_code)], named)
         regions.sort(key=lambda t: (t[0], country_largest[(t[0], t[3].country_code)], t[1]), reverse=True)
         if heading_country is not None:
             # The heading names the entry's country: its regions come first, the others keep their order.
