@@ -16,8 +16,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pandas as pd
-
 DEFAULT_ITEMS = Path("tests/fixtures/places_probe.jsonl")
 
 
@@ -45,9 +43,7 @@ def event_type_hits(predictions: list[dict[str, object]], items: list[dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     """Print each model's hits on the probe items."""
-    import mlflow
-
-    from threatscore.registry import configure_tracking
+    from threatscore.registry import configure_tracking, load_model
     from threatscore.settings import get_settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -56,9 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_tracking(get_settings())
     items = load_items(args.items)
-    frame = pd.DataFrame({"id": [i["id"] for i in items], "text": [i["text"] for i in items]})
+    records = [{"id": item["id"], "text": item["text"]} for item in items]
     for uri in args.models:
-        predictions = mlflow.pyfunc.load_model(uri).predict(frame)
+        predictions = load_model(uri).predict(records)
         hits, misses = event_type_hits(predictions, items)
         lines = [f"{uri}: {hits}/{len(items)} top event types among the item's own"]
         lines += [f"  {miss}: {count}" for miss, count in misses.most_common()]

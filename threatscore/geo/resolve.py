@@ -115,10 +115,7 @@ _MOVEMENT_AFTER_RE = re.compile(
     r"(?:Army|Front|Movement|Forces?|Organi[sz]ation|Tigers)\b"
 )
 _THE_BEFORE_RE = re.compile(r"\bthe[ \t]+$", re.IGNORECASE)
-# "Baanu village", "the village of Pansi": a village, so not a city or district of the same name.
-_VILLAGE_AFTER_RE = re.compile(r"[ \t]+village\b", re.IGNORECASE)
-_VILLAGE_BEFORE_RE = re.compile(r"\bvillages?[ \t]+of[ \t]+$", re.IGNORECASE)
-#: A village is no larger than this; a larger reading of its name is a namesake.
+#: A village is no larger than this: a larger reading of "Baanu village" or "the village of Pansi" is a namesake.
 VILLAGE_MAX_POP = 100_000
 _OUTLET_BEFORE_RE = re.compile(r"\breport(?:s|ed)[ \t]+(?:the[ \t]+)?$")
 # A news outlet cited as the source: "reports Dawn", "according to the Kathmandu Post", "Pajhwok reported".
@@ -268,8 +265,9 @@ class Resolver:
         kept = self._disambiguate(mentions)
         if not kept:
             return []
-        heading_country = self._weigh(doc, kept, sentences, starts, title_end)
-        return self._group(doc, kept, sentences, starts, heading_country)
+        heading = _heading(doc, kept)
+        self._weigh(doc, kept, sentences, starts, title_end, heading)
+        return self._group(doc, kept, sentences, starts, heading.choice.cc if heading and heading.choice else None)
 
     # -- 1. find -----------------------------------------------------------------------------------------
     def find_mentions(self, doc: str) -> list[Mention]:
@@ -303,16 +301,6 @@ class Resolver:
                 # A movement named for the land it claims ("West Papua Liberation Army") hints at that land, as
                 # weakly as a demonym: it is not where the movement's fighters were seen.
                 cands = [dataclasses.replace(c, demonym=True) for c in cands if c.kind in (KIND_COUNTRY, KIND_ADMIN1)]
-            if _VILLAGE_AFTER_RE.match(doc, b) or _VILLAGE_BEFORE_RE.search(before):
-                # A region or people named as an adjective stays ("a Haryana village", "a Berom village").
-                cands = [
-                    c
-                    for c in cands
-                    if c.demonym
-                    or c.cue
-                    or (c.kind in (KIND_COUNTRY, KIND_ADMIN1) and c.exact and not c.alternate)
-                    or c.pop < VILLAGE_MAX_POP
-                ]
             if _OUTLET_BEFORE_RE.search(before):
                 # A newspaper ("Dhaka Tribune", "Republica"): a famous place in its name hints at the country only.
                 cands = [
@@ -368,6 +356,7 @@ class Resolver:
         word_of = of_before.group(1).lower() if of_before else ""
         admin_hint = word_after.lower() in data.ADMIN1_WORDS or word_of in _OF_ADMIN_WORDS
         city_hint = word_after.lower() in data.CITY_WORDS or word_of in data.CITY_WORDS
+        village = word_after.lower() == "village" or word_of in ("village", "villages")
         in_name = case_informative and _in_person_name(before, gaz)
         # "crossed into Niger", "fighters from across the border in Niger": a border is crossed into a country.
         border = bool(_BORDER_BEFORE_RE.search(before))
@@ -465,14 +454,26 @@ class Resolver:
         # A city of millions written exactly is not a village of the same name or spelling that only a country
         # named elsewhere could support ("Pakistan crushed India by ten wickets in Dubai" is not India's Dubai), nor
         # a town that once bore its name ("ABUJA" is not Suleja, Abuja until 1976).
-        largest = max((c.pop for c in best.values() if c.exact and c.kind == KIND_CITY), default=0)
+        readings = list(best.values())
+        largest = max((c.pop for c in readings if c.exact and c.kind == KIND_CITY), default=0)
         if largest >= 1_000_000:
-            return [
+            readings = [
                 c
-                for c in best.values()
+                for c in readings
                 if c.kind != KIND_CITY or c.pop * 10 >= largest or (c.exact and not c.needs_support and not c.alternate)
             ]
-        return list(best.values())
+        if village:
+            # "Baanu village" is no city of a million; a region or people named as an adjective stays ("a Haryana
+            # village", "a Berom village").
+            readings = [
+                c
+                for c in readings
+                if c.demonym
+                or c.cue
+                or (c.kind in (KIND_COUNTRY, KIND_ADMIN1) and c.exact and not c.alternate)
+                or c.pop < VILLAGE_MAX_POP
+            ]
+        return readings
 
     # -- 2. resolve ------------------------------------------------------------------------------------------
     @staticmethod
@@ -557,22 +558,23 @@ class Resolver:
 
     # -- 3. weigh and group --------------------------------------------------------------------------------
     def _weigh(
-        self, doc: str, mentions: list[Mention], sentences: list, starts: list[int], title_end: int
-    ) -> str | None:
-        """Set each mention's weight; returns the country the text's heading names (``_HEADING_RE``), if any."""
+        self,
+        doc: str,
+        mentions: list[Mention],
+        sentences: list,
+        starts: list[int],
+        title_end: int,
+        heading: Mention | None = None,
+    ) -> None:
         dateline_spans = _datelines(doc[: min(len(doc), 600)])
-        heading = _HEADING_RE.match(doc)
-        heading_span = heading.span("head") if heading else None
-        heading_country: str | None = None
         # Per sentence: 1.5 when it reports an event, else 0.7 when it reports speech, else 1 (speech is only
         # looked for when there is no event).
         sentence_factor: dict[int, float] = {}
         for k, m in enumerate(mentions):
             c = m.choice
             assert c is not None
-            if heading_span == (m.start, m.end) and c.kind == KIND_COUNTRY and not c.demonym:
+            if m is heading:
                 m.weight = HEADING_WEIGHT
-                heading_country = c.cc
                 continue
             factor = sentence_factor.get(m.sentence)
             if factor is None:
@@ -597,7 +599,6 @@ class Resolver:
             elif c.kind == KIND_ADMIN2:
                 w *= 1.1
             m.weight = w
-        return heading_country
 
     def _group(
         self, doc: str, mentions: list[Mention], sentences: list, starts: list[int], heading_country: str | None = None
@@ -808,6 +809,19 @@ def _support(
         + (c.cc in inner_ccs)
         + (outer is not None and outer.cc == c.cc)
     )
+
+
+def _heading(doc: str, mentions: list[Mention]) -> Mention | None:
+    """The mention that is the text's heading: a country alone in capitals before its first full stop or colon."""
+    match = _HEADING_RE.match(doc)
+    if match is None:
+        return None
+    span = match.span("head")
+    for m in mentions:
+        c = m.choice
+        if (m.start, m.end) == span and c is not None and c.kind == KIND_COUNTRY and not c.demonym:
+            return m
+    return None
 
 
 def _neighbours(
