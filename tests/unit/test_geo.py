@@ -672,3 +672,43 @@ def test_a_country_heading_names_the_entrys_country() -> None:
     # Not a heading: a capitalised word that is no country, or a country inside the first sentence.
     assert _regions("BREAKING: Gunmen attacked a checkpoint near Gao on Monday.")[0][0] == "ML"
     assert _regions("Gunmen from Turkey attacked a checkpoint near Aleppo on Monday.")[0] == ("SY", "Aleppo")
+
+
+def test_a_large_city_outranks_a_county_of_its_name_abroad() -> None:
+    # Every second-level region carries the gazetteer's default population; Athens County (Ohio) is not Athens.
+    assert _regions("Hundreds of artists rallied outside parliament in Athens on Thursday.")[0] == ("GR", "Attica")
+    assert _regions("Students marched to Colombo Fort to protest the closure of their faculty.")[0][0] == "LK"
+    # A district at home keeps its rank over a smaller town of its name abroad (Zambia's Mansa).
+    text = "Farmers protested outside the residences of two ministers in Mansa, demanding better rates for rice."
+    assert _regions(text)[0] == ("IN", "Punjab")
+
+
+def test_feasts_languages_and_common_nouns_are_no_places() -> None:
+    # "Eid" is a Norwegian town, "Urdu" a spelling of Turkey's Ordu, "Lorry" an Armenian province's.
+    assert _regions("Groups celebrating Eid violently protested over salaries in Ilorin.")[0] == ("NG", "Kwara")
+    assert _regions("Students of Maulana Azad National Urdu University held a protest. Day 1.") == []
+    assert _regions("Lorry owners attacked a Deputy Commissioner while protesting the seizure of lorries.") == []
+    text = "120 soldiers attacked an army base with artillery. (Lat/longs for Mongnawng unavailable.)"
+    assert all(country != "FR" for country, _ in _regions(text))
+
+
+def test_a_frequent_word_named_as_a_town_is_one() -> None:
+    # "tank" is too frequent a word to be read as a town alone; "the Tank town" says it is one.
+    text = "A policeman was killed in a remote controlled blast in the Tank town of Tank District on January 2."
+    assert _regions(text)[0] == ("PK", "Khyber Pakhtunkhwa")
+    assert _regions("The tank rolled past the checkpoint.") == []
+
+
+def test_distrito_federal_is_also_brazils() -> None:
+    text = "In Brasilia, Distrito Federal, civil police dismantled a marijuana processing lab in Lago Norte."
+    assert _regions(text)[0] == ("BR", "Federal District")
+    assert _regions("Police clashed with protesters in the Distrito Federal on Sunday.")[0][0] == "MX"
+
+
+def test_words_of_indian_public_life_say_india() -> None:
+    # "Punjab" alone is Pakistan's (the larger province); India's farm unions and power utility say India's.
+    assert _regions("Farmers surrounded a Punjab minister's residence, demanding better rates.")[0][0] == "PK"
+    text = "Members of the Bhartiya Kisan Union (Ekta) protested outside the office of the PSPCL in Punjab."
+    assert _regions(text)[0] == ("IN", "Punjab")
+    # With no place named, they make India the country.
+    assert _regions("Anganwadi workers began an indefinite protest demanding higher salaries.") == [("IN", None)]

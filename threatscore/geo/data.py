@@ -322,6 +322,24 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
         "SDPI",
         "CITU",
         "rasta roko",
+        # Words of Indian public life the Pakistani press does not use: the farm-labour unions as Indian reporting
+        # spells them, the village child-care workers, caste categories, Punjab's (India's) ruling parties of the
+        # 2010s and its power utility, the coalition of the central government.
+        "Bhartiya Kisan Union",
+        "Bharti Kisan Union",
+        "Kisan Sangharsh Committee",
+        "Khet Mazdoor",
+        "anganwadi",
+        "Dalit",
+        "Dalits",
+        "scheduled caste",
+        "scheduled castes",
+        "Shiromani Akali Dal",
+        "Akali Dal",
+        "Pradesh Congress Committee",
+        "PSPCL",
+        "Punjab State Power Corporation",
+        "NDA government",
     ),
     "BD": ("Awami League", "BNP", "Jamaat-e-Islami", "upazila"),
     # A tambon is a Thai subdistrict; the BRN the main insurgent front of the Deep South.
@@ -641,6 +659,7 @@ ADMIN1_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("EG", "As Suways"): ("Suez",),
     ("EG", "Al Qahirah"): ("Cairo",),
     ("MX", "Mexico City"): ("Distrito Federal", "Ciudad de Mexico", "CDMX"),
+    ("BR", "Federal District"): ("Distrito Federal",),
     ("AZ", "Fuezuli"): ("Fizuli", "Fuzuli"),
     ("AZ", "Tartar"): ("Terter", "Tartar"),
     ("AZ", "Baki"): ("Baku",),
@@ -706,8 +725,10 @@ ADMIN1_WORDS: frozenset[str] = frozenset(
 # Words that say a name is a town: "Qatrun city", "the town of X", "municipality of Qatroun".
 CITY_WORDS: frozenset[str] = frozenset("city town village municipality suburb neighbourhood neighborhood".split())
 
-# Folded names never taken as places: group names, titles, calendar words and English words that some
-# village somewhere carries. Common words are also caught by their frequency (see gazetteer).
+# Folded names never taken as places: group names, titles, calendar words (the Islamic months and feasts too:
+# "celebrating Eid" is no Norwegian Eid), a language ("Urdu University" is not Turkey's Ordu), a party's short name
+# ("the Sena") and English words that some village somewhere carries ("Lorry owners", "Lat/longs"). Common words
+# are also caught by their frequency (see gazetteer).
 STOP_NAMES: frozenset[str] = frozenset(
     """of police mobile nice army university mission union church mosque ministry government office
     monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
@@ -718,7 +739,7 @@ STOP_NAMES: frozenset[str] = frozenset(
     north south east west northern southern eastern western media news press reuters afp times post
     district region city town village capital border army base camp prison airport road highway street
     facebook twitter telegram whatsapp youtube lieutenant brigadier martyrs martyr brigade battalion
-    grenade grenades molotov
+    grenade grenades molotov lorry lorries cantonment lat sena urdu eid ramadan ramzan muharram ashura
     allah mohammed muhammad mohamed ahmed ahmad ali hassan hussein abdullah abdul abdel omar umar ibrahim
     mustafa khaled khalid yusuf yousef ismail salah sala hamid said saeed mahmoud mahmud karim amir
     john james peter paul david michael george william charles thomas joseph victoria elizabeth mary

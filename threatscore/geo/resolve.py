@@ -21,7 +21,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from threatscore.geo import data
 from threatscore.geo.gazetteer import (
@@ -193,6 +193,10 @@ REFERENCE_WEIGHT = 0.5
 #: (at most 3.75). The heading's country also ranks first (``_group``), even when its first sentence names places
 #: abroad ("ITALY.  An El Al plane flying from Rome to Tel Aviv …"); the weight sets its score (and so its risk).
 HEADING_WEIGHT = 4.0
+#: A city at least this large, named exactly, outranks a second-level region of its name abroad (``_candidates``).
+BIG_CITY_POP = 250_000
+#: A second-level region's prior over a town of the default population.
+ADMIN2_BONUS = 0.8
 # A short word with a capital after a lower-case letter ("JaS", "HaY"): an acronym, as no place name is written so.
 _INNER_CAPITAL_RE = re.compile(r"[A-Z][a-z]+[A-Z]")
 
@@ -424,7 +428,8 @@ class Resolver:
                 if zipf >= 4.0 and not admin_hint:
                     needs_support = True
             else:
-                if zipf >= 4.5 and pop < 1_000_000:
+                # A frequent word is no town, unless the text says it is one ("the Tank town of Tank District").
+                if zipf >= 4.5 and pop < 1_000_000 and not city_hint:
                     continue
                 if (zipf >= 3.5 and pop < 100_000) or (zipf >= 2.8 and pop < 10_000):
                     needs_support = True
@@ -437,7 +442,7 @@ class Resolver:
             elif kind == KIND_ADMIN1:
                 prior += 1.2 + (3.0 if admin_hint else 0.0) - (1.0 if city_hint else 0.0)
             elif kind == KIND_ADMIN2:
-                prior += 0.8 + (2.5 if admin_hint else 0.0) - (1.0 if city_hint else 0.0)
+                prior += ADMIN2_BONUS + (2.5 if admin_hint else 0.0) - (1.0 if city_hint else 0.0)
             elif city_hint:
                 prior += 1.5
             if exact:
@@ -461,6 +466,16 @@ class Resolver:
                 c
                 for c in readings
                 if c.kind != KIND_CITY or c.pop * 10 >= largest or (c.exact and not c.needs_support and not c.alternate)
+            ]
+        # A second-level region has no population of its own in the gazetteer (each gets the same default), so its
+        # bonus over a town would also rank Athens County (Ohio) above Athens: abroad, a large city named exactly
+        # keeps its rank (dev, country: +4 / -0 at 250,000; at 100,000 Zambia's Mansa takes India's Mansa district).
+        named = [c for c in readings if c.exact and c.kind == KIND_CITY and not c.alternate]
+        city = max(named, key=lambda c: c.pop, default=None)
+        if city is not None and city.pop >= BIG_CITY_POP:
+            readings = [
+                replace(c, prior=c.prior - ADMIN2_BONUS) if c.kind == KIND_ADMIN2 and c.cc != city.cc else c
+                for c in readings
             ]
         if village:
             # "Baanu village" is no city of a million; a region or people named as an adjective stays ("a Haryana
