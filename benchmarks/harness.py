@@ -162,6 +162,8 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         import torch
 
         threads = torch.get_num_threads()
+    # The scoring process as it served, before the operator profile: its peak-rate matmuls import torch (~200 MB).
+    peak_rss_mb, torch_imported = _peak_rss_mb(), "torch" in sys.modules
     ops = None
     if args.case == "served" and isinstance(heads, EncoderHeads):
         from benchmarks.op_profile import profile_ops
@@ -187,8 +189,8 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         "threads": threads,
         "int8": int8,
         "batch_tokens": batch_tokens,
-        "torch_imported": "torch" in sys.modules,
-        "peak_rss_mb": _peak_rss_mb(),
+        "torch_imported": torch_imported,
+        "peak_rss_mb": peak_rss_mb,
         "ops": ops,
     }
 

@@ -108,11 +108,25 @@ def mean_op_profile(profiles: Sequence[dict[str, Any]]) -> dict[str, Any] | None
         return None
     ops = {op for p in profiles for op in p["shares"]}
     shares = {op: statistics.fmean(p["shares"].get(op, 0.0) for p in profiles) for op in ops}
+    # Each operator's median milliseconds beside its work (the same every round: the same input); profiles of runs
+    # before 28 Nov carry neither.
+    worked = [p for p in profiles if p.get("work") and p.get("peaks")]
+    work: dict[str, dict[str, float]] = {}
+    for op in {op for p in worked for op in p["work"]}:
+        rounds = [p["work"][op] for p in worked if op in p["work"]]
+        work[op] = {key: statistics.median(r[key] for r in rounds) for key in ("ms", "int8_gop", "fp32_gflop")}
+    peaks = (
+        {key: statistics.median(p["peaks"][key] for p in worked) for key in ("int8_ops", "fp32_flops")}
+        if worked
+        else {}
+    )
     return {
         "tokens": profiles[0]["tokens"],
         "threads": profiles[0]["threads"],
         "ms_per_input": statistics.median(p["ms_per_input"] for p in profiles),
         "shares": dict(sorted(shares.items(), key=lambda kv: -kv[1])),
+        "work": dict(sorted(work.items(), key=lambda kv: -kv[1]["ms"])),
+        "peaks": peaks,
     }
 
 
@@ -355,6 +369,7 @@ def render_markdown(out: dict[str, Any]) -> str:
             shares = " | ".join(f"{cell['stages'].get(s, 0.0):.0%}" for s in stage_names)
             lines.append(f"| {length} | {shares} | {_fmt(cell.get('in_sequence_articles_per_s'), 2)} |")
     lines += _op_table(served, lengths)
+    lines += _op_gap_table(served, lengths)
     training = setup.get("training", {})
     lines += ["", "**Training time** (the run's `train_seconds`: fit, calibration, export and logging):", ""]
     for name, facts in (("baseline (TF-IDF)", training.get("baseline")), ("MiniLM", training.get("minilm"))):
@@ -422,6 +437,53 @@ def _op_table(served: dict[str, Any], lengths: Sequence[str], top: int = 6) -> l
             f"| {length} | {profile['tokens']} | {profile['ms_per_input']:.1f} | {rate:,.0f} | "
             + " | ".join(cells)
             + " |"
+        )
+    return lines
+
+
+def _op_gap_table(served: dict[str, Any], lengths: Sequence[str]) -> list[str]:
+    """Each GEMM-bearing operator's kernel time against the time its work takes at one thread's peak rates, and the
+    time of the operators the limit counts as free: where the gap to the limit lies."""
+    profiled = {
+        length: served[length]["ops"]
+        for length in lengths
+        if ((served.get(length) or {}).get("ops") or {}).get("work") and served[length]["ops"].get("peaks")
+    }
+    if not profiled:
+        return []
+    from benchmarks.op_profile import at_peak_ms
+
+    first = next(iter(profiled.values()))["peaks"]
+    lines = [
+        "",
+        "**Where the gap lies** (the same profiles: each operator's work, read off the shapes the profiler records, "
+        f"at the peak rates of one thread measured beside it, int8 {first['int8_ops'] / 1e9:,.0f} GOP/s and fp32 "
+        f"{first['fp32_flops'] / 1e9:,.0f} GFLOP/s in the first profile; the operators with no GEMM are free in "
+        "the limit, so all their time is gap):",
+        "",
+        "| length | operator | ms per input | work (int8 GOP + fp32 GFLOP) | ms at peak | measured ÷ at peak |",
+        "|---|---|---|---|---|---|",
+    ]
+    for length, profile in profiled.items():
+        total_ms = total_peak = free_ms = 0.0
+        for op, work in profile["work"].items():
+            total_ms += work["ms"]
+            if not (work["int8_gop"] or work["fp32_gflop"]):
+                free_ms += work["ms"]
+                continue
+            peak_ms = at_peak_ms(work, profile["peaks"])
+            total_peak += peak_ms
+            if work["ms"] < 0.01 * sum(w["ms"] for w in profile["work"].values()):
+                continue  # the heads' tiny GEMMs: their time is overhead, not work
+            lines.append(
+                f"| {length} | {op} | {work['ms']:.2f} | {work['int8_gop']:.2f} + {work['fp32_gflop']:.2f} | "
+                f"{peak_ms:.2f} | {work['ms'] / peak_ms:.2f} |"
+            )
+        lines.append(f"| {length} | operators with no GEMM | {free_ms:.2f} | – | 0 | – |")
+        lines.append(
+            f"| {length} | **all** | {total_ms:.2f} | | {total_peak:.2f} | **{total_ms / total_peak:.2f}** |"
+            if total_peak
+            else f"| {length} | **all** | {total_ms:.2f} | | – | – |"
         )
     return lines
 

@@ -511,8 +511,11 @@ def test_operator_profile_of_the_served_graph(tiny_onnx):
     from benchmarks.op_profile import profile_ops
 
     heads = EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=64, max_words=40)
-    profile = profile_ops(heads, TEXTS[1], runs=3)
+    profile = profile_ops(heads, TEXTS[1], runs=3, peak_size=128)
     assert profile.tokens == len(heads._tokenizer.encode(TEXTS[1]).ids) and profile.threads == 1
+    # The int8 projections' work is read off the profiled shapes, and the peaks measured beside them.
+    assert sum(w["int8_gop"] for w in profile.work.values()) > 0 and set(profile.peaks) == {"int8_ops", "fp32_flops"}
+    assert sum(w["ms"] for w in profile.work.values()) > 0
     assert profile.ms_per_input > 0 and sum(profile.shares.values()) == pytest.approx(1.0)
     assert any("MatMul" in op for op in profile.shares)  # the int8 projections are among the operators
     assert list(profile.shares.values()) == sorted(profile.shares.values(), reverse=True)

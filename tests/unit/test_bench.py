@@ -190,6 +190,50 @@ def test_operator_profiles_are_averaged_over_rounds_and_tabled():
     assert "| long | 256 | 24.0 | 10,667 | 60% | 40% | 0% |" in text
 
 
+def test_operator_work_is_set_against_one_threads_peaks():
+    def ops(qattention_ms):
+        work = {
+            "QAttention": {"ms": qattention_ms, "int8_gop": 1.0, "fp32_gflop": 0.5},
+            "BiasGelu": {"ms": 2.0, "int8_gop": 0.0, "fp32_gflop": 0.0},
+        }
+        shares = {"QAttention": qattention_ms / (qattention_ms + 2.0), "BiasGelu": 2.0 / (qattention_ms + 2.0)}
+        return {"tokens": 256, "threads": 1, "runs": 10, "ms_per_input": qattention_ms + 2.0, "shares": shares,
+                "work": work, "peaks": {"int8_ops": 1e12, "fp32_flops": 1e11}}  # fmt: skip
+
+    results = [_worker("served", "medium", r, 3.0, [0.3], ops=ops(ms)) for r, ms in enumerate((10.0, 14.0, 12.0))]
+    meta, setup = _report_context()
+    meta["counts"] = {"medium": {"n": 2, "latency_n": 1}}
+    out = aggregate(meta, setup, results, [{"threads": 2, "detail": {"fp32_torch": 1e11, "int8_onnxruntime": 1e12}}])
+    profile = out["summary"]["served"]["medium"]["ops"]
+    assert profile["work"]["QAttention"]["ms"] == 12.0  # the rounds' median
+    text = render_markdown(out)
+    # At the peaks: 1 GOP at 1 TOP/s (1 ms) + 0.5 GFLOP at 100 GFLOP/s (5 ms) = 6 ms; 12 ms measured is 2x that.
+    assert "| medium | QAttention | 12.00 | 1.00 + 0.50 | 6.00 | 2.00 |" in text
+    assert "| medium | operators with no GEMM | 2.00 | – | 0 | – |" in text
+    assert "| medium | **all** | 14.00 | | 6.00 | **2.33** |" in text
+
+
+def test_node_work_reads_gemms_off_the_profiled_shapes():
+    from benchmarks.op_profile import kernel_work, node_work
+
+    tokens = [{"float": [1, 256, 384]}]
+    assert node_work("DynamicQuantizeMatMul", tokens, [{"float": [1, 256, 1536]}]) == (2.0 * 256 * 384 * 1536, 0.0)
+    # QAttention: the packed QKV weights (384 x 1152) in int8, then 4·L²·h of scores and weighted sums in fp32.
+    int8, fp32 = node_work("QAttention", [{"uint8": [1, 256, 384]}, {"float": [1152]}], tokens)
+    assert int8 == 2.0 * 256 * 384 * 1152 and fp32 == 4.0 * 256**2 * 384
+    assert node_work("BiasGelu", tokens, tokens) == (0.0, 0.0)
+    events = [
+        {"cat": "Node", "name": "q_kernel_time", "dur": 3000,
+         "args": {"op_name": "QAttention", "input_type_shape": tokens, "output_type_shape": tokens}},
+        {"cat": "Node", "name": "g_kernel_time", "dur": 1000,
+         "args": {"op_name": "BiasGelu", "input_type_shape": tokens, "output_type_shape": tokens}},
+    ]  # fmt: skip
+    work = kernel_work(events * 2, inputs=2)  # two profiled runs
+    assert list(work) == ["QAttention", "BiasGelu"] and work["QAttention"]["ms"] == 3.0
+    assert work["QAttention"]["int8_gop"] == pytest.approx(2.0 * 256 * 384 * 1152 / 1e9)
+    assert work["BiasGelu"] == {"ms": 1.0, "int8_gop": 0.0, "fp32_gflop": 0.0}
+
+
 def test_kernel_shares_sum_node_kernel_time_per_operator():
     from benchmarks.op_profile import kernel_shares
 
