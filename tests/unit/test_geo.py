@@ -712,3 +712,14 @@ def test_words_of_indian_public_life_say_india() -> None:
     assert _regions(text)[0] == ("IN", "Punjab")
     # With no place named, they make India the country.
     assert _regions("Anganwadi workers began an indefinite protest demanding higher salaries.") == [("IN", None)]
+
+
+def test_a_city_of_millions_is_the_city_not_a_region_of_its_name() -> None:
+    # Kyiv is a first-level region of its own, not part of the Kyiv Oblast around it; "Sofia" is Bulgaria's capital,
+    # not Madagascar's Sofia region.
+    assert _regions("Protesters gathered outside the Cabinet of Ministers in Kyiv on Monday.") == [("UA", "Kyiv City")]
+    assert _regions("Thousands marched through Sofia against the government on Sunday.")[0][0] == "BG"
+    # Named as a region, it is the region; and an old name of another city is not a city of millions here
+    # (Chittagong was once called Islamabad).
+    assert _regions("Shelling damaged a power plant in the Kyiv Oblast overnight.") == [("UA", "Kiev")]
+    assert _regions("Slum dwellers protested outside the Islamabad Press Club.")[0][0] == "PK"

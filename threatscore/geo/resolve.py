@@ -195,6 +195,9 @@ REFERENCE_WEIGHT = 0.5
 HEADING_WEIGHT = 4.0
 #: A city at least this large, named exactly, outranks a second-level region of its name abroad (``_candidates``).
 BIG_CITY_POP = 250_000
+#: A city at least this large, named exactly, is read as the city rather than a first-level region of its name
+#: that it is not part of (``_candidates``).
+METRO_POP = 1_000_000
 #: A second-level region's prior over a town of the default population.
 ADMIN2_BONUS = 0.8
 # A short word with a capital after a lower-case letter ("JaS", "HaY"): an acronym, as no place name is written so.
@@ -475,6 +478,18 @@ class Resolver:
         if city is not None and city.pop >= BIG_CITY_POP:
             readings = [
                 replace(c, prior=c.prior - ADMIN2_BONUS) if c.kind == KIND_ADMIN2 and c.cc != city.cc else c
+                for c in readings
+            ]
+        # A city of millions named as such is the city, not a first-level region of its name that it is not part
+        # of: "Kyiv" is Kyiv City, not the Kyiv Oblast around it; "Sofia" Bulgaria's capital, not Madagascar's
+        # Sofia region. "Kyiv Oblast" or "the region of Sofia" still reads as the region.
+        metros = [c for c in readings if c.kind == KIND_CITY and c.exact and not c.alternate and c.pop >= METRO_POP]
+        metro = max(metros, key=lambda c: c.pop, default=None)
+        if metro is not None and not admin_hint:
+            readings = [
+                replace(c, prior=min(c.prior, metro.prior - 0.01))
+                if c.kind == KIND_ADMIN1 and (c.cc, c.admin1) != (metro.cc, metro.admin1)
+                else c
                 for c in readings
             ]
         if village:
