@@ -607,3 +607,29 @@ def test_a_graph_without_token_states_scores_every_candidate_alone(tiny_onnx, mo
     assert heads._sentence_head is None
     assert inputs == inputs_all  # no shortlist without the chunk's reading
     assert all(assessment.signals[name].evidence for name in WANTED)
+
+
+def test_blend_parts_rank_each_part_of_a_blend(tiny_onnx, tiny_fit):
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    from threatscore.heads import BLENDED_OUTPUTS, BlendedHeads
+    from training.blend_parts import part_rankings, to_markdown
+
+    encoder = EncoderHeads(tiny_onnx[1], tiny_onnx[2], max_length=64, max_words=40)
+    heads = BlendedHeads(encoder, tiny_fit.heads, dict.fromkeys(BLENDED_OUTPUTS, 0.5))
+    texts = [*TEXTS, "Gunmen stormed the central prison and freed 200 inmates.", "The council approved a budget."]
+    labels = pd.DataFrame({f"sig_{s}": [0] * len(texts) for s in SIGNALS})
+    labels["sig_prison_break"] = [0] * (len(texts) - 2) + [1, 0]
+    labels["sig_militant_attack"] = [1, 0] * (len(texts) // 2) + [1] * (len(texts) % 2)
+    table = part_rankings(heads, texts, labels)
+    # Only signals with both classes get a row; the blend's AUC is that of the blend's own probabilities.
+    assert set(table["signal"]) == {"prison_break", "militant_attack"}
+    row = table.set_index("signal").loc["prison_break"]
+    blend = heads.predict(texts).signals[:, list(SIGNALS).index("prison_break")]
+    assert row["blend_auc"] == pytest.approx(roc_auc_score(labels["sig_prison_break"], blend))
+    assert row["positives"] == 1 and all(0.0 <= row[f"{p}_auc"] <= 1.0 for p in ("encoder", "lexical", "blend"))
+    text = to_markdown(table)
+    assert text.count("**") == 2 * len(table) and "| prison_break | 1 |" in text
+    with pytest.raises(ValueError, match="texts but"):
+        part_rankings(heads, texts[:2], labels)
