@@ -723,3 +723,21 @@ def test_a_city_of_millions_is_the_city_not_a_region_of_its_name() -> None:
     # (Chittagong was once called Islamabad).
     assert _regions("Shelling damaged a power plant in the Kyiv Oblast overnight.") == [("UA", "Kiev")]
     assert _regions("Slum dwellers protested outside the Islamabad Press Club.")[0][0] == "PK"
+
+
+def test_gold_names_of_the_same_region_match() -> None:
+    from training.evaluate_places import gold_admin1_keys, normalize_admin1
+
+    def same(cc: str, gold: str, ours: str) -> bool:
+        return normalize_admin1(cc, ours) in gold_admin1_keys(cc, gold)
+
+    # English names of regions GeoNames keeps in the country's language, a "Republic of", a renamed capital area.
+    assert same("HR", "City of Zagreb", "Grad Zagreb") and same("HR", "Istria", "Istarska")
+    assert same("RU", "Republic of Dagestan", "Dagestan") and same("IN", "NCT of Delhi", "Delhi")
+    assert same("LY", "Tajura wa an Nawahi al Arba", "Tripoli") and same("IR", "North Khorasan", "Khorasan-e Shomali")
+    # A coarser gold region: any of Darfur's five states is Darfur; Kordofan's is not.
+    assert same("SD", "Darfur", "Northern Darfur") and same("SD", "Darfur", "Western Darfur")
+    assert not same("SD", "Darfur", "Southern Kordofan") and not same("HR", "Istria", "Grad Zagreb")
+    assert gold_admin1_keys("SD", None) == frozenset()
+    # The English name in a text reads as the region.
+    assert _regions("Bus owners protested on the main road in Istria on Thursday.")[0] == ("HR", "Istarska")
