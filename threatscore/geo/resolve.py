@@ -483,12 +483,10 @@ class Resolver:
         # A city of millions named as such is the city, not a first-level region of its name that it is not part
         # of: "Kyiv" is Kyiv City, not the Kyiv Oblast around it; "Sofia" Bulgaria's capital, not Madagascar's
         # Sofia region. "Kyiv Oblast" or "the region of Sofia" still reads as the region.
-        metros = [c for c in readings if c.kind == KIND_CITY and c.exact and not c.alternate and c.pop >= METRO_POP]
-        metro = max(metros, key=lambda c: c.pop, default=None)
-        if metro is not None and not admin_hint:
+        if city is not None and city.pop >= METRO_POP and not admin_hint:
             readings = [
-                replace(c, prior=min(c.prior, metro.prior - 0.01))
-                if c.kind == KIND_ADMIN1 and (c.cc, c.admin1) != (metro.cc, metro.admin1)
+                replace(c, prior=min(c.prior, city.prior - 0.01))
+                if c.kind == KIND_ADMIN1 and (c.cc, c.admin1) != (city.cc, city.admin1)
                 else c
                 for c in readings
             ]
