@@ -482,7 +482,7 @@ class Resolver:
             ]
         # A city of millions named as such is the city, not a first-level region of its name that it is not part
         # of: "Kyiv" is Kyiv City, not the Kyiv Oblast around it; "Sofia" Bulgaria's capital, not Madagascar's
-        # Sofia region. "Kyiv Oblast" or "the region of Sofia" still reads as the region.
+        # Sofia region. Named with an administrative word ("Kyiv Oblast", "the region of X") it is still the region.
         if city is not None and city.pop >= METRO_POP and not admin_hint:
             readings = [
                 replace(c, prior=min(c.prior, city.prior - 0.01))
