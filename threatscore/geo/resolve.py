@@ -115,8 +115,6 @@ _MOVEMENT_AFTER_RE = re.compile(
     r"(?:Army|Front|Movement|Forces?|Organi[sz]ation|Tigers)\b"
 )
 _THE_BEFORE_RE = re.compile(r"\bthe[ \t]+$", re.IGNORECASE)
-#: A village is no larger than this: a larger reading of "Baanu village" or "the village of Pansi" is a namesake.
-VILLAGE_MAX_POP = 100_000
 _OUTLET_BEFORE_RE = re.compile(r"\breport(?:s|ed)[ \t]+(?:the[ \t]+)?$")
 # A news outlet cited as the source: "reports Dawn", "according to the Kathmandu Post", "Pajhwok reported".
 _CITED_BEFORE_RE = re.compile(
@@ -200,6 +198,8 @@ BIG_CITY_POP = 250_000
 METRO_POP = 1_000_000
 #: A second-level region's prior over a town of the default population.
 ADMIN2_BONUS = 0.8
+#: A village is no larger than this: a larger reading of "Baanu village" or "the village of Pansi" is a namesake.
+VILLAGE_MAX_POP = 100_000
 # A short word with a capital after a lower-case letter ("JaS", "HaY"): an acronym, as no place name is written so.
 _INNER_CAPITAL_RE = re.compile(r"[A-Z][a-z]+[A-Z]")
 
