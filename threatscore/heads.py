@@ -82,10 +82,12 @@ class TextHeads(Protocol):
 
 @dataclass(frozen=True)
 class RuleSignal:
-    """A signal scored by ``threatscore.rules``: ``p_hit`` when a sentence fires, else ``p_miss``."""
+    """A signal scored by ``threatscore.rules``: ``p_hit`` when a sentence fires, else ``p_miss``, with the rules of
+    ``version`` (those the model was fitted with; models pickled before rules had versions read version 1)."""
 
     p_hit: float = 0.8
     p_miss: float = 0.03
+    version: int = 1
 
 
 def rule_proba(
@@ -98,7 +100,9 @@ def rule_proba(
         return {}
     split = [sentences(t) for t in texts] if whole_texts else [[t] for t in texts]
     return {
-        name: np.array([rule.p_hit if any(rule_fires(name, s) for s in sents) else rule.p_miss for sents in split])
+        name: np.array(
+            [rule.p_hit if any(rule_fires(name, s, rule.version) for s in sents) else rule.p_miss for sents in split]
+        )
         for name, rule in rules.items()
     }
 

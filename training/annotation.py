@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from threatscore.rules import SIGNAL_RULES
+from threatscore.rules import signal_rules
 from threatscore.taxonomy import SIGNALS
-from training.weak_labels import rule_hits
+from training.weak_labels import WEAK_LABEL_RULES, rule_hits
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +100,9 @@ def _targeted(corpus: pd.DataFrame, seed: int) -> pd.DataFrame:
     """Extra items for the rarest signals, found by their keyword rules over the whole corpus."""
     extra = []
     taken: set[str] = set()
+    rules = signal_rules(WEAK_LABEL_RULES)  # the rules the draw of 26 Nov 2026 was made with
     for name, quota in TARGETED.items():
-        patterns = SIGNAL_RULES[name]
+        patterns = rules[name]
         # Whole-text prefilter first (cheap), then the sentence-level rule, on a bounded sample.
         candidates = corpus[corpus["text"].map(lambda t, p=patterns: any(x.search(t) for x in p))]
         candidates = candidates[~candidates["id"].isin(taken)]

@@ -137,7 +137,7 @@ def fit_baseline(corpus: pd.DataFrame, config: BaselineExperiment) -> FitResult:
 
     signal_heads: dict[str, Any] = {}
     thresholds: dict[str, float] = {}
-    rule = RuleSignal(config.signals.rule_p_hit, config.signals.rule_p_miss)
+    rule = RuleSignal(config.signals.rule_p_hit, config.signals.rule_p_miss, config.rules_version)
     for name in SIGNALS:
         column = f"sig_{name}"
         labels = train[column] if column in train else pd.Series(pd.NA, index=train.index)

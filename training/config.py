@@ -84,6 +84,9 @@ class BaselineExperiment(_Frozen):
     tfidf: TfidfConfig = TfidfConfig()
     head: LinearHeadConfig = LinearHeadConfig()
     signals: SignalsConfig = SignalsConfig()
+    #: The keyword rules' version every rule of the model reads (``threatscore.rules.RULE_VERSIONS``; 1: the rules of
+    #: the models up to 28 Nov 2026, 2: territorial_control, cross_border and security_vacuum rewritten for precision).
+    rules_version: Literal[1, 2] = 1
     tracking: TrackingConfig = TrackingConfig()
 
 
@@ -200,6 +203,10 @@ class MiniLMExperiment(_Frozen):
     #: Blend each signal's keyword rule (``threatscore.rules``) into the encoder's probability where that raises
     #: the signal's best dev F1 by more than 0.01 (``training.minilm.choose_rule_blend``).
     rule_blend: bool = False
+    #: The keyword rules' version every rule of the model reads, in the rule blend and the lexical heads
+    #: (``threatscore.rules.RULE_VERSIONS``; 1: the rules of the models up to 28 Nov 2026, 2: territorial_control,
+    #: cross_border and security_vacuum rewritten for precision).
+    rules_version: Literal[1, 2] = 1
     #: TF-IDF heads averaged with the encoder's per output, weights chosen on dev; None: the encoder alone.
     lexical_blend: LexicalBlendConfig | None = None
     #: Resurgence and signals re-read from all of the article's scores, fitted on gold train; None: no stacking.

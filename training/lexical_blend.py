@@ -58,6 +58,7 @@ def fit_lexical_heads(corpus: pd.DataFrame, config: MiniLMExperiment) -> TextHea
         tfidf=blend.tfidf,
         head=blend.head,
         signals=blend.signals,
+        rules_version=config.rules_version,
         tracking=config.tracking,
     )
     return fit_baseline(corpus, baseline).heads

@@ -243,6 +243,7 @@ def calibrate_and_threshold(
     dev: pd.DataFrame | None = None,
     relevance_pooling: Literal["max", "mean"] = "max",
     rule_blend: bool = False,
+    rules_version: int = 1,
 ) -> tuple[EncoderHeads, ScorerConfig, dict[str, float]]:
     """Fit temperatures per output on dev, then choose per-signal and relevance thresholds on calibrated dev.
 
@@ -253,8 +254,8 @@ def calibrate_and_threshold(
     and were then served max-pooled chunks, and called most long BBC business and sport articles relevant.
     Signal thresholds likewise: on every dev row with a signal label, the signals are the max over the article's
     chunks, as served (up to v8 they were the first 256 tokens' probabilities). With ``rule_blend`` a signal's
-    keyword rule is blended in where it helps on dev (``choose_rule_blend``). The signal and resurgence
-    temperatures are fitted on each article's largest chunk logit, which is what the served max over chunks
+    keyword rule (of ``rules_version``) is blended in where it helps on dev (``choose_rule_blend``). The signal and
+    resurgence temperatures are fitted on each article's largest chunk logit, which is what the served max over chunks
     reads (a temperature keeps the order, so the max of the calibrated chunks is the calibrated max)."""
     config = ScorerConfig(name=base_name, relevance_pooling=relevance_pooling)
     heads.rule_signals = {}
@@ -285,7 +286,7 @@ def calibrate_and_threshold(
     signals = heads.outputs(pooled_raw, dev_texts).signals
     metrics = {f"dev.temperature.{k}": v for k, v in temps.items()}
     if rule_blend:
-        heads.rule_signals, signals, blend_metrics = choose_rule_blend(signals, dev_texts, dev_targets)
+        heads.rule_signals, signals, blend_metrics = choose_rule_blend(signals, dev_texts, dev_targets, rules_version)
         metrics.update(blend_metrics)
     relevance = probs.relevance
     if dev is not None:
@@ -360,13 +361,13 @@ def article_max_logits(
 
 
 def choose_rule_blend(
-    signals: np.ndarray, texts: list[str], targets: Targets, min_gain: float = 0.01
+    signals: np.ndarray, texts: list[str], targets: Targets, rules_version: int = 1, min_gain: float = 0.01
 ) -> tuple[dict[str, RuleSignal], np.ndarray, dict[str, float]]:
     """Per signal, whether its keyword rule should be blended into the encoder's article-level probability.
 
     Blended, an article scores ``max(p_model, p_hit)`` when the rule fires on one of its sentences, where
-    ``p_hit`` is the rule's precision on the labelled dev rows. A signal is blended when that raises its
-    best-threshold dev F1 by more than ``min_gain``: transparent rules catch lexical signals ("claimed
+    ``p_hit`` is the rule's precision on the labelled dev rows (rules of ``rules_version``). A signal is blended when
+    that raises its best-threshold dev F1 by more than ``min_gain``: transparent rules catch lexical signals ("claimed
     responsibility") that a small gold set teaches the encoder poorly. Returns the chosen rules, the dev
     signals with them blended in, and the metrics behind each choice."""
     chosen: dict[str, RuleSignal] = {}
@@ -377,7 +378,8 @@ def choose_rule_blend(
         known = ~np.isnan(y)
         if known.sum() < 10 or np.nansum(y[known]) < 3:
             continue
-        fired = rule_proba({name: RuleSignal(1.0, 0.0)}, [texts[i] for i in np.flatnonzero(known)])[name] > 0
+        rows = [texts[i] for i in np.flatnonzero(known)]
+        fired = rule_proba({name: RuleSignal(1.0, 0.0, rules_version)}, rows)[name] > 0
         if fired.sum() < 5:
             continue
         gold = y[known].astype(int)
@@ -390,7 +392,7 @@ def choose_rule_blend(
         blend = f1["with_rule"] > f1["model"] + min_gain
         metrics[f"dev.signal.{name}.rule_blend"] = float(blend)
         if blend:
-            chosen[name] = RuleSignal(p_hit, 0.0)
+            chosen[name] = RuleSignal(p_hit, 0.0, rules_version)
             blended[known, j] = with_rule
     logger.info("keyword rules blended into signals: %s", sorted(chosen) or "none")
     return chosen, blended, metrics
@@ -515,6 +517,7 @@ def fit_minilm(
         dev,
         config.encoder.relevance_pooling,
         config.rule_blend,
+        config.rules_version,
     )
     metrics.update(cal)
     if config.quantize:

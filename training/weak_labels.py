@@ -31,10 +31,15 @@ SHORT_TEXT_WORDS = 120
 LabelingFunction = Callable[[pd.Series, dict[str, bool]], int]
 
 
+#: The keyword rules' version the labeling functions vote with: the weak labels every fine-tuned encoder so far was
+#: trained on (``threatscore.rules.RULE_VERSIONS``); another version makes other training targets.
+WEAK_LABEL_RULES = 1
+
+
 def rule_hits(text: str) -> dict[str, bool]:
     """Which signals' keyword rules fire on any sentence of ``text`` (the first 20,000 characters)."""
     sents = sentences(text[:20_000])
-    return {name: any(rule_fires(name, s) for s in sents) for name in SIGNALS}
+    return {name: any(rule_fires(name, s, WEAK_LABEL_RULES) for s in sents) for name in SIGNALS}
 
 
 def _lf_rule(signal: str) -> LabelingFunction:

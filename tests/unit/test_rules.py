@@ -1,4 +1,4 @@
-"""The keyword rules: what fires, and that asking again is answered from memory with the same answer."""
+"""The keyword rules: what fires in each version, and that asking again is answered from memory with the same answer."""
 
 from __future__ import annotations
 
@@ -7,20 +7,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.articles import make_articles
-from threatscore.rules import _NEGATED_CLAIM, SIGNAL_RULES, rule_fires
+from threatscore.rules import _VETOES, LATEST_RULES, RULE_VERSIONS, rule_fires, signal_rules
 from threatscore.text import sentences as sentence_texts
 
-
-def _fires_uncached(signal: str, sentence: str) -> bool:
-    return rule_fires.__wrapped__(signal, sentence)  # type: ignore[attr-defined]
-
-
-def _fires_pattern_by_pattern(signal: str, sentence: str) -> bool:
-    """The rule as it was first written: each of the signal's patterns searched in turn."""
-    negated = signal == "claimed_responsibility" and _NEGATED_CLAIM.search(sentence) is not None
-    return not negated and any(p.search(sentence) for p in SIGNAL_RULES[signal])
+SIGNALS = sorted(RULE_VERSIONS[LATEST_RULES])
+VERSIONS = sorted(RULE_VERSIONS)
 
 
+def _fires_uncached(signal: str, sentence: str, version: int) -> bool:
+    return rule_fires.__wrapped__(signal, sentence, version)  # type: ignore[attr-defined]
+
+
+def _fires_pattern_by_pattern(signal: str, sentence: str, version: int) -> bool:
+    """The rule as it was first written: each of the signal's patterns searched in turn, unless a veto matches."""
+    veto = _VETOES[version].get(signal)
+    vetoed = veto is not None and veto.search(sentence) is not None
+    return not vetoed and any(p.search(sentence) for p in signal_rules(version)[signal])
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize(
     ("signal", "sentence", "expected"),
     [
@@ -29,20 +34,57 @@ def _fires_pattern_by_pattern(signal: str, sentence: str) -> bool:
         ("prison_break", "Gunmen stormed the central prison and freed 300 inmates.", True),
         ("recruitment", "The ministry opened a new hospital in the capital.", False),
         ("cross_border", "Fighters crossed the border from neighbouring Niger overnight.", True),
+        ("territorial_control", "The insurgents captured the border town after a day of fighting.", True),
     ],
 )
-def test_rules_fire_on_what_they_describe(signal, sentence, expected):
-    assert rule_fires(signal, sentence) is expected
-    assert _fires_uncached(signal, sentence) is expected
+def test_rules_fire_on_what_they_describe(signal, sentence, expected, version):
+    assert rule_fires(signal, sentence, version) is expected
+    assert _fires_uncached(signal, sentence, version) is expected
 
 
-def test_a_repeated_question_is_answered_from_memory_with_the_same_answer():
+# Version 2's changes, each on a sentence of the kind the gold train part showed (version 1's answer beside it).
+@pytest.mark.parametrize(
+    ("signal", "sentence", "v1", "v2"),
+    [
+        # "held" and "captured" took protests and persons; state forces taking ground is counter-terrorism
+        ("territorial_control", "Journalists held a protest in Faisalabad city against the arrests.", True, False),
+        (
+            "territorial_control",
+            "A coalition force captured a Taliban leader in Maiwand district, Kandahar.",
+            True,
+            False,
+        ),
+        ("territorial_control", "The regime forces control a new village in the countryside of Aleppo.", True, False),
+        ("territorial_control", "Troops exchanged fire along the Line of Control in Kupwara District.", True, False),
+        ("territorial_control", "Warplanes bombed rebel-held eastern Ghouta for a fifth day.", False, True),
+        ("territorial_control", "The Taliban took control of the district after a week of fighting.", True, True),
+        # "crossed the border" is a crossing; infiltrating institutions is not
+        ("cross_border", "Fighters crossed the border with weapons smuggled from Libya.", False, True),
+        ("cross_border", "Drug trafficking has infiltrated state institutions and politics.", True, False),
+        # chaos in a crowd and a political crisis are no security vacuum; troops withdrawing before militants are
+        ("security_vacuum", "Some of the protesters were injured in the chaos.", True, False),
+        ("security_vacuum", "The political crisis deepened as the coalition talks failed.", True, False),
+        ("security_vacuum", "After the troops withdrew, the militants moved into the town.", False, True),
+        ("security_vacuum", "Armed groups exploited the security vacuum in the north.", True, True),
+    ],
+)
+def test_version_2_rewrites_three_signals_for_precision(signal, sentence, v1, v2):
+    assert (rule_fires(signal, sentence, 1), rule_fires(signal, sentence, 2)) == (v1, v2)
+
+
+def test_versions_differ_only_in_the_rewritten_signals():
+    changed = {s for s in SIGNALS if RULE_VERSIONS[1][s] != RULE_VERSIONS[2][s]}
+    assert changed == {"territorial_control", "cross_border", "security_vacuum"}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_repeated_question_is_answered_from_memory_with_the_same_answer(version):
     sentence = "Militants regrouped in the forest and set up a camp there, residents said."
-    first = {signal: rule_fires(signal, sentence) for signal in SIGNAL_RULES}
+    first = {signal: rule_fires(signal, sentence, version) for signal in SIGNALS}
     hits = rule_fires.cache_info().hits
-    again = {signal: rule_fires(signal, sentence) for signal in SIGNAL_RULES}
-    assert again == first == {signal: _fires_uncached(signal, sentence) for signal in SIGNAL_RULES}
-    assert rule_fires.cache_info().hits - hits == len(SIGNAL_RULES)
+    again = {signal: rule_fires(signal, sentence, version) for signal in SIGNALS}
+    assert again == first == {signal: _fires_uncached(signal, sentence, version) for signal in SIGNALS}
+    assert rule_fires.cache_info().hits - hits == len(SIGNALS)
     assert first["regrouping"] and first["territorial_control"]
 
 
@@ -52,23 +94,25 @@ _WORDS = (
     "militants gunmen ISIS Boko Haram attacked killed stormed claimed responsibility for the attack no group has "
     "claimed prison jail escaped freed seized control of town village base set up camp imposed taxes regrouped new "
     "cells recruited foreign fighters crossed border smuggling weapons links Sahel chaos vacuum withdrawal of troops "
-    "army operation arrested air strike massacre dozens killed by of the in on and said residents police Monday"
+    "army operation arrested air strike massacre dozens killed by of the in on and said residents police Monday IS-held "
+    "took over regime forces after troops withdrew lawlessness infiltrated from"
 ).split()
 
 
-@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=25), st.sampled_from(sorted(SIGNAL_RULES)))
+@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=25), st.sampled_from(SIGNALS), st.sampled_from(VERSIONS))
 @settings(max_examples=400, deadline=None)
-def test_one_search_per_signal_answers_as_each_pattern_in_turn(words, signal):
+def test_one_search_per_signal_answers_as_each_pattern_in_turn(words, signal, version):
     sentence = " ".join(words)
-    assert _fires_uncached(signal, sentence) is _fires_pattern_by_pattern(signal, sentence)
+    assert _fires_uncached(signal, sentence, version) is _fires_pattern_by_pattern(signal, sentence, version)
 
 
-def test_one_search_per_signal_answers_as_each_pattern_on_news_sentences():
+@pytest.mark.parametrize("version", VERSIONS)
+def test_one_search_per_signal_answers_as_each_pattern_on_news_sentences(version):
     sentences = [s for a in make_articles("long", 6, seed=5) for s in sentence_texts(a["text"])]
     hits = 0
-    for signal in SIGNAL_RULES:
+    for signal in SIGNALS:
         for sentence in sentences:
-            expected = _fires_pattern_by_pattern(signal, sentence)
-            assert _fires_uncached(signal, sentence) is expected, (signal, sentence)
+            expected = _fires_pattern_by_pattern(signal, sentence, version)
+            assert _fires_uncached(signal, sentence, version) is expected, (signal, sentence)
             hits += expected
     assert hits > 20  # the articles do report attacks, claims and the like
