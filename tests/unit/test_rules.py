@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -61,8 +63,8 @@ def test_rules_fire_on_what_they_describe(signal, sentence, expected, version):
         # "crossed the border" is a crossing; infiltrating institutions is not
         ("cross_border", "Fighters crossed the border with weapons smuggled from Libya.", False, True),
         ("cross_border", "Drug trafficking has infiltrated state institutions and politics.", True, False),
-        # chaos in a crowd and a political crisis are no security vacuum; troops withdrawing before militants are
-        ("security_vacuum", "Some of the protesters were injured in the chaos.", True, False),
+        # a political crisis or a pull-out of troops alone is no security vacuum; troops withdrawing before militants are
+        ("security_vacuum", "The minister announced the withdrawal of troops from the region.", True, False),
         ("security_vacuum", "The political crisis deepened as the coalition talks failed.", True, False),
         ("security_vacuum", "After the troops withdrew, the militants moved into the town.", False, True),
         ("security_vacuum", "Armed groups exploited the security vacuum in the north.", True, True),
@@ -116,3 +118,43 @@ def test_one_search_per_signal_answers_as_each_pattern_on_news_sentences(version
             assert _fires_uncached(signal, sentence, version) is expected, (signal, sentence)
             hits += expected
     assert hits > 20  # the articles do report attacks, claims and the like
+
+
+def test_rule_precision_counts_hits_precision_and_recall_per_version_and_part():
+    from training.rule_precision import rule_precision, to_markdown
+
+    zeros = {f"sig_{s}": 0 for s in SIGNALS}
+    items = pd.DataFrame(
+        [
+            {
+                **zeros,
+                "part": "train",
+                "text": "Journalists held a protest in Faisalabad city.",
+                "sig_territorial_control": 0,
+            },
+            {
+                **zeros,
+                "part": "train",
+                "text": "The Taliban took control of the district on Monday.",
+                "sig_territorial_control": 1,
+            },
+            {**zeros, "part": "train", "text": "Shops reopened in the market.", "sig_territorial_control": 1},
+            {
+                **zeros,
+                "part": "dev",
+                "text": "The rebels seized the town after a day of fighting.",
+                "sig_territorial_control": 1,
+            },
+        ]
+    )
+    table = rule_precision(items, [1, 2]).set_index(["signal", "version", "part"])
+    v1, v2 = table.loc[("territorial_control", 1, "train")], table.loc[("territorial_control", 2, "train")]
+    assert (v1["hits"], v1["true_hits"], v1["positives"]) == (2, 1, 2)  # the protest "held in a city" fires in v1
+    assert (v1["precision"], v1["recall"]) == (0.5, 0.5)
+    assert (v2["hits"], v2["precision"], v2["recall"]) == (1, 1.0, 0.5)
+    assert table.loc[("territorial_control", 2, "dev"), "recall"] == 1.0
+    assert np.isnan(table.loc[("prison_break", 2, "train"), "precision"])  # fires on nothing
+    assert (
+        "| territorial_control | 1 / 2 | 1 · 1.00 · 1.00 | 1 · 1.00 · 1.00 | 2 · 0.50 · 0.50 | 1 · 1.00 · 0.50 |"
+        in (to_markdown(table.reset_index()))
+    )
