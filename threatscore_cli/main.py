@@ -303,9 +303,10 @@ from threatscore_cli.ui import ui  # noqa: E402
 
 app.command()(ui)
 
-from threatscore_cli.retrain import retrain  # noqa: E402
+from threatscore_cli.retrain import gate, retrain  # noqa: E402
 
 app.command()(retrain)
+app.command()(gate)
 
 from threatscore_cli.score_batch import score_batch  # noqa: E402
 

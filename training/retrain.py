@@ -300,7 +300,13 @@ def render_report(
             f"- terms of recent articles: {', '.join(drift.recent_terms) or '—'}",
             f"- terms of the training data: {', '.join(drift.training_terms) or '—'}",
         ]
-    lines += ["", "## Gate", "", gate.render_markdown()]
+    lines += ["", "## Gate", "", gate.render_markdown(), render_suite(suite)]
+    return "\n".join(lines)
+
+
+def render_suite(suite: Suite) -> str:
+    """The suite's latency table and both models' benchmark tables side by side, as Markdown."""
+    lines = []
     if suite.latency:
         lines += ["## Latency (ms per article, same sample, interleaved)", "", "| model | p50 | p95 | mean | n |"]
         lines.append("|---|---|---|---|---|")
