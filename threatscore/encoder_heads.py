@@ -605,6 +605,7 @@ class EncoderHeads:
         """What scores each output (for the model card and the logs)."""
         heads = {name: f"onnx encoder head (T={self.temperatures[name]:.2f})" for name in OUTPUTS}
         rules = {
-            f"signal.{n}": f"encoder head or keyword rule (p_hit={r.p_hit:.2f})" for n, r in self.rule_signals.items()
+            f"signal.{n}": f"encoder head or keyword rule v{r.version} (p_hit={r.p_hit:.2f})"
+            for n, r in self.rule_signals.items()
         }
         return heads | rules

@@ -157,7 +157,10 @@ class SklearnHeads:
 
     def describe(self) -> dict[str, str]:
         """Which kind of head scores each output (for the model card and the logs)."""
-        kinds = {name: "rule" if isinstance(h, RuleSignal) else type(h).__name__ for name, h in self.signals.items()}
+        kinds = {
+            name: f"rule v{h.version}" if isinstance(h, RuleSignal) else type(h).__name__
+            for name, h in self.signals.items()
+        }
         return {"relevance": type(self.relevance).__name__, **{f"signal.{k}": v for k, v in kinds.items()}}
 
 

@@ -7,8 +7,9 @@ from threatscore.taxonomy import EVENT_TYPES, SIGNALS
 
 def test_tiny_fit_has_trained_and_rule_heads(tiny_fit):
     kinds = tiny_fit.heads.describe()
-    assert kinds["signal.militant_attack"] != "rule"  # labelled in the tiny corpus
+    assert not kinds["signal.militant_attack"].startswith("rule")  # labelled in the tiny corpus
     assert isinstance(tiny_fit.heads.signals["recruitment"], RuleSignal)  # no labels: rule
+    assert kinds["signal.recruitment"] == "rule v1"  # the rules' version the experiment asked for (the default)
     assert set(tiny_fit.scorer_config.signal_thresholds) == set(SIGNALS)
 
 
