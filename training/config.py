@@ -135,6 +135,10 @@ class TrainingDataConfig(DataConfig):
     weak_label_weight: float = Field(0.5, ge=0.0, le=1.0)
     #: Times the gold train items are repeated per epoch (they are few and the best labels we have).
     gold_repeats: int = Field(4, ge=1)
+    #: Per signal that no corpus labels, at most this many single sentences on which its keyword rule fires (and as
+    #: many on which no rule fires, as negatives) added as weak training rows (``training.rule_sentences``): the
+    #: encoder otherwise sees these signals only inside long reports. None: off.
+    rule_sentences: int | None = Field(None, ge=1)
 
 
 class LexicalBlendConfig(_Frozen):

@@ -44,6 +44,7 @@ from training.encoder_training import (
     tokenize_for_training,
 )
 from training.metrics import best_f1, best_threshold, binary_report
+from training.rule_sentences import rule_sentence_rows
 from training.weak_event_types import with_weak_event_rows
 
 logger = logging.getLogger(__name__)
@@ -464,6 +465,13 @@ def minilm_training_set(
         reps = np.tile(extra, config.data.gold_repeats - 1)
         texts = texts + [texts[i] for i in reps]
         train_targets = _concat_targets(train_targets, reps)
+    if config.data.rule_sentences:
+        extra_texts, extra_targets = rule_sentence_rows(
+            train, config.data.rule_sentences, config.rules_version, rng_seed, config.data.weak_label_weight
+        )
+        logger.info("adding %d rule-picked sentences as weak training rows", len(extra_texts))
+        texts = texts + extra_texts
+        train_targets = append_targets(train_targets, extra_targets)
     return TrainingSet(train, dev, gold_train, texts, train_targets, dev_targets)
 
 
@@ -593,4 +601,9 @@ def quantization_deltas(
 
 
 def _concat_targets(t: Targets, extra: np.ndarray) -> Targets:
-    return Targets(*(np.concatenate([getattr(t, f), getattr(t, f)[extra]]) for f in Targets.__dataclass_fields__))
+    return append_targets(t, Targets(*(getattr(t, f)[extra] for f in Targets.__dataclass_fields__)))
+
+
+def append_targets(first: Targets, second: Targets) -> Targets:
+    """The rows of ``first``, then those of ``second``."""
+    return Targets(*(np.concatenate([getattr(first, f), getattr(second, f)]) for f in Targets.__dataclass_fields__))
