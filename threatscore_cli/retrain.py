@@ -25,6 +25,22 @@ EXIT_LOCKED = 3
 EXIT_REJECTED = 4
 
 
+def _check_config(config: Path) -> None:
+    """Exit with ``EXIT_CONFIG`` and one line when ``config`` is not a valid retraining job YAML."""
+    from pydantic import ValidationError
+
+    from training.config import load_retrain_config
+
+    if not config.is_file():
+        typer.echo(f"error: {config} is not a file", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    try:
+        load_retrain_config(config)
+    except (ValueError, ValidationError) as exc:
+        typer.echo(f"error: invalid retrain config {config}: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from exc
+
+
 def retrain(
     config: Annotated[Path, typer.Option("--config", help="Retraining job YAML.")] = Path("experiments/retrain.yaml"),
     ignore_policy: Annotated[
@@ -38,21 +54,11 @@ def retrain(
     """Train a challenger on the corpus + analysts' feedback, compare it with the champion on frozen benchmarks,
     and promote it only when the gate in CONFIG holds. Exit 0 also when the gate fails (champion unchanged);
     1 when a step failed, 2 for a bad config, 3 when another retrain holds the lock."""
-    from pydantic import ValidationError
-
-    from training.config import load_retrain_config
     from training.job_lock import LockHeldError
     from training.retrain import RetrainError
     from training.retrain import retrain as run_retrain
 
-    if not config.is_file():
-        typer.echo(f"error: {config} is not a file", err=True)
-        raise typer.Exit(EXIT_CONFIG)
-    try:
-        load_retrain_config(config)
-    except (ValueError, ValidationError) as exc:
-        typer.echo(f"error: invalid retrain config {config}: {exc}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from exc
+    _check_config(config)
     try:
         result = run_retrain(config, get_settings(), ignore_policy=ignore_policy, db_url=db_url)
     except LockHeldError as exc:
@@ -85,19 +91,9 @@ def gate(
     """Apply the retraining gate of CONFIG to a registered VERSION against the champion, on the same frozen suite,
     and record the verdict on the version (a rejected one is promoted only with --force). Exit 0 when it passes,
     4 when the gate rejects it, 2 for a bad config, 1 when it could not run."""
-    from pydantic import ValidationError
-
-    from training.config import load_retrain_config
     from training.gate_version import gate_version
 
-    if not config.is_file():
-        typer.echo(f"error: {config} is not a file", err=True)
-        raise typer.Exit(EXIT_CONFIG)
-    try:
-        load_retrain_config(config)
-    except (ValueError, ValidationError) as exc:
-        typer.echo(f"error: invalid retrain config {config}: {exc}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from exc
+    _check_config(config)
     try:
         verdict = gate_version(config, get_settings(), version)
     except Exception as exc:  # no champion, unknown version, registry down: one line, not a trace
