@@ -134,10 +134,47 @@ _RULES_V2: Final[dict[str, tuple[str, ...]]] = (
     }
 )
 
+# Version 3 (28 Nov 2026, eighteenth session): regrouping, recruitment and prison_break rewritten for precision the same
+# way (`python -m training.rule_precision`; experiments/RESULTS.md, "Keyword rules, version 3"). Their words are
+# ordinary English: a comeback, a revival or rebuilding took sport, business and reconstruction ("a resurgent Wales",
+# "rebuilding Aceh"); recruiting took teachers, police and army recruits. So both now fire only where the sentence
+# also names an armed actor (``_ARMED_ACTORS``, below), and recruiting by the state or an employer is vetoed. A prison
+# or jail "attacked" within 80 characters took attacks on prison officers' homes and sentences ("seven years in
+# prison for his role in the attack"): the prison must now be what is attacked, or people escape from it.
+_PRISONS: Final = r"(?:prisons?|jails?|penitentiar(?:y|ies)|detention (?:centres?|centers?|facilit(?:y|ies)|camps?))"
+# "prison" naming the people or things of a prison, not the prison ("prison officers", "a prison van").
+_NOT_PRISON_PEOPLE: Final = (
+    r"\b(?!\s+(?:officers?|officials?|guards?|staff|wardens?|vans?|authorities|personnel|employees?|sentences?|"
+    r"terms?|records?)\b)"
+)
+_RULES_V3: Final[dict[str, tuple[str, ...]]] = (
+    _RULES_V2
+    | {
+        "prison_break": (
+            # the prison is what is attacked ("stormed the central prison"; not "attacks on prison officers' homes")
+            r"\b(?:attack(?:ed|s|ing)?|storm(?:ed|ing|s)?|raid(?:ed|ing|s)?|assault(?:ed|s)?(?: on)?|target(?:ed|ing)|"
+            r"bomb(?:ed|ing)?)\s+(?:on\s+|of\s+)?(?:a\s+|the\s+)?(?:(?!(?:inside|in|at|near|outside|occurred)\s)\S+\s+){0,3}?"
+            + _PRISONS
+            + _NOT_PRISON_PEOPLE,
+            _PRISONS
+            + _NOT_PRISON_PEOPLE
+            + r"\s+(?:\S+\s+){0,4}?(?:was|were|is|has been|had been)\s+(?:\S+\s+)?"
+            r"(?:attacked|stormed|raided|assaulted|bombed|overrun)\b",
+            # people get out: a jailbreak, inmates escaping or freed in numbers
+            r"\b(?:jail ?breaks?|prison ?breaks?|(?:inmates|prisoners|detainees|convicts)\s+(?:\S+\s+){0,2}?"
+            r"(?:escaped|fled|broke out|were freed)|escap(?:ed|es|ing|e)\s+(?:\S+\s+){0,2}?from\s+(?:\S+\s+){0,3}?"
+            r"(?:prisons?|jails?|custody|penitentiar(?:y|ies)|detention)|escaped (?:prison|jail)|"
+            r"(?:freed|freeing|free|releas(?:ed|ing))\s+(?:more than |over |about |at least |some |around |nearly )?"
+            r"(?:\d[\d,]*|hundreds|dozens|scores|several|all(?: the)?|its)\s+(?:\S+\s+)?"
+            r"(?:inmates|prisoners|detainees))\b",
+        ),
+    }
+)
+
 #: The rules by version: a model reads the version it was trained with (``threatscore.heads.RuleSignal.version``).
-RULE_VERSIONS: Final[dict[int, dict[str, tuple[str, ...]]]] = {1: _RULES_V1, 2: _RULES_V2}
+RULE_VERSIONS: Final[dict[int, dict[str, tuple[str, ...]]]] = {1: _RULES_V1, 2: _RULES_V2, 3: _RULES_V3}
 #: The newest version, for new experiments.
-LATEST_RULES: Final = 2
+LATEST_RULES: Final = 3
 
 
 def signal_rules(version: int) -> dict[str, tuple[re.Pattern[str], ...]]:
@@ -171,10 +208,66 @@ _STATE_GAINS = re.compile(
     re.IGNORECASE,
 )
 
+# Recruiting by the state or an employer (police and army recruits, a recruitment policy, enlisted men): version 3
+# drops a recruitment hit in such a sentence.
+_STATE_RECRUITING = re.compile(
+    r"\b(?:police|army|military|armed forces|security forces|paramilitary|government|crpf|bsf|inec|immigration|"
+    r"teachers?|doctors?|employees?|company|companies)\b(?:\W+\w+){0,3}?\W+(?:recruit\w*|conscript\w*|enlist\w*)|"
+    r"\b(?:recruit\w*|conscript\w*|enlist\w*)\s+(?:\S+\s+){0,4}?(?:police\w*|army|soldiers|personnel|teachers?|"
+    r"doctors?|constables?|spos?|battalions?|guards?|wardens?|pilots?|candidates|employees?|inspectors?)\b|"
+    r"\b(?:recruitment|recruiting)\s+(?:polic(?:y|ies)|process|exams?|examinations?|rules?|board|scam|exercise|"
+    r"practices?|law|fees?|office|station|sergeant)\b|\benlisted (?:man|men)\b",
+    re.IGNORECASE,
+)
+
+# A regrouping denied, prevented or only feared is none ("no Naxal resurgence", "preventing a possible regrouping of
+# LTTE sympathisers", "we will not allow the guerrillas to regroup"): version 3's regrouping.
+_DENIED_REGROUPING = re.compile(
+    r"\b(?:no|not|never|prevent\w*|possible|foil\w*|thwart\w*)\b(?:\W+\w+){0,4}?\W+"
+    r"(?:regroup\w*|resurg\w*|reorgani[sz]\w*|re-?emerg\w*|reviv\w*|resurrect\w*|comeback)",
+    re.IGNORECASE,
+)
+
+# A foiled or denied break-out is none (version 3's prison_break).
+_FOILED_BREAK = re.compile(
+    r"\b(?:foil(?:ed|s)?|thwart(?:ed|s)?|avert(?:ed|s)?|denied|prevent(?:ed|s)?)\b.{0,40}"
+    r"\b(?:jail ?break|prison ?break|escape)",
+    re.IGNORECASE,
+)
+
 #: Per version, the sentences on which a signal's rule does not fire even where a pattern matches.
 _VETOES: Final[dict[int, dict[str, re.Pattern[str]]]] = {
     1: {"claimed_responsibility": _NEGATED_CLAIM},
     2: {"claimed_responsibility": _NEGATED_CLAIM, "territorial_control": _STATE_GAINS},
+    3: {
+        "claimed_responsibility": _NEGATED_CLAIM,
+        "territorial_control": _STATE_GAINS,
+        "regrouping": _DENIED_REGROUPING,
+        "recruitment": _STATE_RECRUITING,
+        "prison_break": _FOILED_BREAK,
+    },
+}
+
+# Armed actors in the guideline's wide sense (insurgents, militias, gangs, cartels, their cells and operatives; "the
+# group" a sentence goes on about). Version 3's regrouping and recruitment fire only in a sentence that names one.
+# Acronyms that are also English words (IS, IM, LeT, ETA, IRA) count only in capitals.
+_ARMED_ACTORS = re.compile(
+    _GROUPS
+    + r"|\b(?:gangs?|gangsters?|cartels?|mafias?|outfits?|guerrill?as?|militan(?:cy|t)|insurgency|terror(?:ism|ist)?s?|"
+    r"separatists?|jihad(?:i|is|ist|ists)?|mujahid(?:ee|i)n|caliphate|cadres?|operatives?|modules?|sleeper|"
+    r"armed (?:groups?|men|wing)|self-defen[cs]e groups?|traffickers|narco\w*|hezbollah|hizb\w*|hamas|houthis?|"
+    r"lashkar\w*|jaish\w*|farc|ltte|pkk|ulfa|nscn|simi|ndfb|gnla|hnlc|jmb|aqis|ansar\w*|shabaab|"
+    r"(?:the|this|that|its|new|banned|militant|armed|rebel|criminal|terror|jihadi|extremist|insurgent|separatist)\s+"
+    r"(?:groups?|outfits?|organi[sz]ations?|networks?|movements?|factions?|wings?))\b"
+    r"|(?-i:\b(?:IS|IM|LeT|JeM|ELN|ETA|IRA|ISGS|MS-?13)\b)",
+    re.IGNORECASE,
+)
+
+#: Per version, what a sentence must also name for a signal's rule to fire there.
+_REQUIRES: Final[dict[int, dict[str, re.Pattern[str]]]] = {
+    1: {},
+    2: {},
+    3: {"regrouping": _ARMED_ACTORS, "recruitment": _ARMED_ACTORS},
 }
 
 
@@ -191,10 +284,15 @@ RULE_CACHE_SIZE: Final = 1 << 16
 # oldest are forgotten.
 @functools.lru_cache(maxsize=RULE_CACHE_SIZE)
 def rule_fires(signal: str, sentence: str, version: int) -> bool:
-    """True when one of ``signal``'s patterns of rules ``version`` matches ``sentence`` and no veto of that version
-    does (a negated claim; in version 2, state forces taking ground). Memoised."""
+    """True when one of ``signal``'s patterns of rules ``version`` matches ``sentence``, no veto of that version does
+    (a negated claim; from version 2, state forces taking ground; in version 3, recruiting by the state and a foiled
+    break-out or a denied regrouping) and the sentence names what the version requires (in version 3, an armed actor for regrouping and
+    recruitment). Memoised."""
     veto = _VETOES[version].get(signal)
     if veto is not None and veto.search(sentence):
+        return False
+    required = _REQUIRES[version].get(signal)
+    if required is not None and not required.search(sentence):
         return False
     pattern = _SIGNAL_ANY[version].get(signal)
     return pattern is not None and pattern.search(sentence) is not None

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.articles import make_articles
-from threatscore.rules import _VETOES, LATEST_RULES, RULE_VERSIONS, rule_fires, signal_rules
+from threatscore.rules import _REQUIRES, _VETOES, LATEST_RULES, RULE_VERSIONS, rule_fires, signal_rules
 from threatscore.text import sentences as sentence_texts
 
 SIGNALS = sorted(RULE_VERSIONS[LATEST_RULES])
@@ -21,10 +21,13 @@ def _fires_uncached(signal: str, sentence: str, version: int) -> bool:
 
 
 def _fires_pattern_by_pattern(signal: str, sentence: str, version: int) -> bool:
-    """The rule as it was first written: each of the signal's patterns searched in turn, unless a veto matches."""
+    """The rule as it was first written: each of the signal's patterns searched in turn, unless a veto matches or
+    the sentence lacks what the version requires."""
     veto = _VETOES[version].get(signal)
     vetoed = veto is not None and veto.search(sentence) is not None
-    return not vetoed and any(p.search(sentence) for p in signal_rules(version)[signal])
+    required = _REQUIRES[version].get(signal)
+    lacking = required is not None and required.search(sentence) is None
+    return not vetoed and not lacking and any(p.search(sentence) for p in signal_rules(version)[signal])
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -74,9 +77,49 @@ def test_version_2_rewrites_three_signals_for_precision(signal, sentence, v1, v2
     assert (rule_fires(signal, sentence, 1), rule_fires(signal, sentence, 2)) == (v1, v2)
 
 
-def test_versions_differ_only_in_the_rewritten_signals():
-    changed = {s for s in SIGNALS if RULE_VERSIONS[1][s] != RULE_VERSIONS[2][s]}
-    assert changed == {"territorial_control", "cross_border", "security_vacuum"}
+# Version 3's changes, on sentences of the kinds the gold train part showed (version 2's answer beside it).
+@pytest.mark.parametrize(
+    ("signal", "sentence", "v2", "v3"),
+    [
+        # a comeback, a revival or rebuilding without an armed actor is sport, business or reconstruction
+        ("regrouping", "Leicester's resurgence this season owes much to the new coach.", True, False),
+        ("regrouping", "The money is for the rebuilding of Aceh province after the tsunami.", True, False),
+        ("regrouping", "Officials said there has been no Naxal resurgence in Telangana.", True, False),
+        ("regrouping", "Militants are trying to regroup in South Kashmir, police said.", True, True),
+        ("regrouping", "The gang has rebuilt its network in the capital's prisons.", True, True),
+        # recruiting by the state or an employer is no group's recruitment; a group's is
+        ("recruitment", "Teachers protested against the government's recruitment policy.", True, False),
+        ("recruitment", "A suicide bomber struck a police recruiting centre, killing six recruits.", True, False),
+        ("recruitment", "The LeT has been recruiting local youths for two years.", True, True),
+        ("recruitment", "Gangs recruit children as young as ten in the capital.", True, True),
+        # the prison must be what is attacked, or people escape from it
+        ("prison_break", "The home of a prison officer was attacked with petrol bombs.", True, False),
+        ("prison_break", "He will serve seven years in prison for his role in the attack.", True, False),
+        ("prison_break", "Police foiled a jailbreak attempt at the district jail.", True, False),
+        ("prison_break", "Boko Haram attacked a federal prison and freed hundreds of inmates.", True, True),
+        ("prison_break", "Thirty inmates escaped from a prison in Nuevo Leon during a riot.", True, True),
+    ],
+)
+def test_version_3_rewrites_three_more_signals_for_precision(signal, sentence, v2, v3):
+    assert (rule_fires(signal, sentence, 2), rule_fires(signal, sentence, 3)) == (v2, v3)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "rewritten"),
+    [
+        (1, 2, {"territorial_control", "cross_border", "security_vacuum"}),
+        (2, 3, {"regrouping", "recruitment", "prison_break"}),
+    ],
+)
+def test_versions_differ_only_in_the_rewritten_signals(old, new, rewritten):
+    changed = {
+        s
+        for s in SIGNALS
+        if RULE_VERSIONS[old][s] != RULE_VERSIONS[new][s]
+        or _VETOES[old].get(s) is not _VETOES[new].get(s)
+        or _REQUIRES[old].get(s) is not _REQUIRES[new].get(s)
+    }
+    assert changed == rewritten
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -97,7 +140,8 @@ _WORDS = (
     "claimed prison jail escaped freed seized control of town village base set up camp imposed taxes regrouped new "
     "cells recruited foreign fighters crossed border smuggling weapons links Sahel chaos vacuum withdrawal of troops "
     "army operation arrested air strike massacre dozens killed by of the in on and said residents police Monday IS-held "
-    "took over regime forces after troops withdrew lawlessness infiltrated from"
+    "took over regime forces after troops withdrew lawlessness infiltrated from resurgence revival no group gang LeT "
+    "recruitment policy teachers officer inmates escaped foiled jailbreak stormed the central prison"
 ).split()
 
 
