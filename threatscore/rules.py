@@ -147,29 +147,24 @@ _NOT_PRISON_PEOPLE: Final = (
     r"\b(?!\s+(?:officers?|officials?|guards?|staff|wardens?|vans?|authorities|personnel|employees?|sentences?|"
     r"terms?|records?)\b)"
 )
-_RULES_V3: Final[dict[str, tuple[str, ...]]] = (
-    _RULES_V2
-    | {
-        "prison_break": (
-            # the prison is what is attacked ("stormed the central prison"; not "attacks on prison officers' homes")
-            r"\b(?:attack(?:ed|s|ing)?|storm(?:ed|ing|s)?|raid(?:ed|ing|s)?|assault(?:ed|s)?(?: on)?|target(?:ed|ing)|"
-            r"bomb(?:ed|ing)?)\s+(?:on\s+|of\s+)?(?:a\s+|the\s+)?(?:(?!(?:inside|in|at|near|outside|occurred)\s)\S+\s+){0,3}?"
-            + _PRISONS
-            + _NOT_PRISON_PEOPLE,
-            _PRISONS
-            + _NOT_PRISON_PEOPLE
-            + r"\s+(?:\S+\s+){0,4}?(?:was|were|is|has been|had been)\s+(?:\S+\s+)?"
-            r"(?:attacked|stormed|raided|assaulted|bombed|overrun)\b",
-            # people get out: a jailbreak, inmates escaping or freed in numbers
-            r"\b(?:jail ?breaks?|prison ?breaks?|(?:inmates|prisoners|detainees|convicts)\s+(?:\S+\s+){0,2}?"
-            r"(?:escaped|fled|broke out|were freed)|escap(?:ed|es|ing|e)\s+(?:\S+\s+){0,2}?from\s+(?:\S+\s+){0,3}?"
-            r"(?:prisons?|jails?|custody|penitentiar(?:y|ies)|detention)|escaped (?:prison|jail)|"
-            r"(?:freed|freeing|free|releas(?:ed|ing))\s+(?:more than |over |about |at least |some |around |nearly )?"
-            r"(?:\d[\d,]*|hundreds|dozens|scores|several|all(?: the)?|its)\s+(?:\S+\s+)?"
-            r"(?:inmates|prisoners|detainees))\b",
-        ),
-    }
-)
+_RULES_V3: Final[dict[str, tuple[str, ...]]] = _RULES_V2 | {
+    "prison_break": (
+        # the prison is what is attacked ("stormed the central prison"; not "attacks on prison officers' homes")
+        r"\b(?:attack(?:ed|s|ing)?|storm(?:ed|ing|s)?|raid(?:ed|ing|s)?|assault(?:ed|s)?(?: on)?|target(?:ed|ing)|"
+        r"bomb(?:ed|ing)?)\s+(?:on\s+|of\s+)?(?:a\s+|the\s+)?(?:(?!(?:inside|in|at|near|outside|occurred)\s)\S+\s+){0,3}?"
+        + _PRISONS
+        + _NOT_PRISON_PEOPLE,
+        _PRISONS + _NOT_PRISON_PEOPLE + r"\s+(?:\S+\s+){0,4}?(?:was|were|is|has been|had been)\s+(?:\S+\s+)?"
+        r"(?:attacked|stormed|raided|assaulted|bombed|overrun)\b",
+        # people get out: a jailbreak, inmates escaping or freed in numbers
+        r"\b(?:jail ?breaks?|prison ?breaks?|(?:inmates|prisoners|detainees|convicts)\s+(?:\S+\s+){0,2}?"
+        r"(?:escaped|fled|broke out|were freed)|escap(?:ed|es|ing|e)\s+(?:\S+\s+){0,2}?from\s+(?:\S+\s+){0,3}?"
+        r"(?:prisons?|jails?|custody|penitentiar(?:y|ies)|detention)|escaped (?:prison|jail)|"
+        r"(?:freed|freeing|free|releas(?:ed|ing))\s+(?:more than |over |about |at least |some |around |nearly )?"
+        r"(?:\d[\d,]*|hundreds|dozens|scores|several|all(?: the)?|its)\s+(?:\S+\s+)?"
+        r"(?:inmates|prisoners|detainees))\b",
+    ),
+}
 
 #: The rules by version: a model reads the version it was trained with (``threatscore.heads.RuleSignal.version``).
 RULE_VERSIONS: Final[dict[int, dict[str, tuple[str, ...]]]] = {1: _RULES_V1, 2: _RULES_V2, 3: _RULES_V3}
