@@ -167,9 +167,9 @@ _RULES_V3: Final[dict[str, tuple[str, ...]]] = _RULES_V2 | {
 }
 
 #: The rules by version: a model reads the version it was trained with (``threatscore.heads.RuleSignal.version``).
-RULE_VERSIONS: Final[dict[int, dict[str, tuple[str, ...]]]] = {1: _RULES_V1, 2: _RULES_V2, 3: _RULES_V3}
+RULE_VERSIONS: Final[dict[int, dict[str, tuple[str, ...]]]] = {1: _RULES_V1, 2: _RULES_V2, 3: _RULES_V3, 4: _RULES_V3}
 #: The newest version, for new experiments.
-LATEST_RULES: Final = 3
+LATEST_RULES: Final = 4
 
 
 def signal_rules(version: int) -> dict[str, tuple[re.Pattern[str], ...]]:
@@ -242,6 +242,12 @@ _VETOES: Final[dict[int, dict[str, re.Pattern[str]]]] = {
         "prison_break": _FOILED_BREAK,
     },
 }
+# Version 4: recruiting child soldiers is no state's recruiting ("the RSF is recruiting child soldiers").
+_STATE_RECRUITING_V4 = re.compile(
+    _STATE_RECRUITING.pattern.replace("police\\w*|army|soldiers|", "police\\w*|army|(?<!child )soldiers|"),
+    re.IGNORECASE,
+)
+_VETOES[4] = _VETOES[3] | {"recruitment": _STATE_RECRUITING_V4}
 
 # Armed actors in the guideline's wide sense (insurgents, militias, gangs, cartels, their cells and operatives; "the
 # group" a sentence goes on about). Version 3's regrouping and recruitment fire only in a sentence that names one.
@@ -258,11 +264,24 @@ _ARMED_ACTORS = re.compile(
     re.IGNORECASE,
 )
 
+# Version 4 (28 Nov 2026, eighteenth session): version 3's list knew the armed actors of the gold set's regions, not
+# those of every region the product reads. Written from the actor names of ACLED's other theatres, not from gold
+# items: Nigeria's and the Sahel's bandits, the Wagner group (and any "<Name> group"), Sudan's RSF and Janjaweed,
+# Congo's ADF, M23 and Mai-Mai, the Central African Séléka and anti-balaka, the Philippines' NPA, BIFF and Abu Sayyaf,
+# Ethiopia's Fano, OLA and TPLF, Syria's YPG, the Islamic State's provinces (ISKP, ISCAP), death squads.
+_ARMED_ACTORS_V4 = re.compile(
+    _ARMED_ACTORS.pattern
+    + r"|\b(?:bandits?|banditry|wagner|mai-?mai|janjaweed|anti-?balaka|s[eé]l[eé]ka|abu sayyaf|fano|death squads?)\b"
+    r"|(?-i:\b(?:RSF|ADF|M23|NPA|BIFF|OLA|TPLF|YPG|ISKP|IS-K|ISCAP|CODECO)\b|\b[A-Z][\w'’-]+ group\b)",
+    re.IGNORECASE,
+)
+
 #: Per version, what a sentence must also name for a signal's rule to fire there.
 _REQUIRES: Final[dict[int, dict[str, re.Pattern[str]]]] = {
     1: {},
     2: {},
     3: {"regrouping": _ARMED_ACTORS, "recruitment": _ARMED_ACTORS},
+    4: {"regrouping": _ARMED_ACTORS_V4, "recruitment": _ARMED_ACTORS_V4},
 }
 
 
@@ -282,7 +301,7 @@ def rule_fires(signal: str, sentence: str, version: int) -> bool:
     """True when one of ``signal``'s patterns of rules ``version`` matches ``sentence``, no veto of that version does
     (a negated claim; from version 2, state forces taking ground; in version 3, recruiting by the state and a foiled
     break-out or a denied regrouping) and the sentence names what the version requires (in version 3, an armed actor for regrouping and
-    recruitment). Memoised."""
+    recruitment; version 4 knows more of them). Memoised."""
     veto = _VETOES[version].get(signal)
     if veto is not None and veto.search(sentence):
         return False

@@ -86,8 +86,8 @@ class BaselineExperiment(_Frozen):
     signals: SignalsConfig = SignalsConfig()
     #: The keyword rules' version every rule of the model reads (``threatscore.rules.RULE_VERSIONS``; 1: the rules of
     #: the models up to 28 Nov 2026, 2: territorial_control, cross_border and security_vacuum rewritten for precision,
-    #: 3: regrouping, recruitment and prison_break too).
-    rules_version: Literal[1, 2, 3] = 1
+    #: 3: regrouping, recruitment and prison_break too, 4: more armed actors for regrouping and recruitment).
+    rules_version: Literal[1, 2, 3, 4] = 1
     tracking: TrackingConfig = TrackingConfig()
 
 
@@ -210,8 +210,9 @@ class MiniLMExperiment(_Frozen):
     rule_blend: bool = False
     #: The keyword rules' version every rule of the model reads, in the rule blend and the lexical heads
     #: (``threatscore.rules.RULE_VERSIONS``; 1: the rules of the models up to 28 Nov 2026, 2: territorial_control,
-    #: cross_border and security_vacuum rewritten for precision; 3: regrouping, recruitment and prison_break too).
-    rules_version: Literal[1, 2, 3] = 1
+    #: cross_border and security_vacuum rewritten for precision; 3: regrouping, recruitment and prison_break too;
+    #: 4: more armed actors for regrouping and recruitment).
+    rules_version: Literal[1, 2, 3, 4] = 1
     #: TF-IDF heads averaged with the encoder's per output, weights chosen on dev; None: the encoder alone.
     lexical_blend: LexicalBlendConfig | None = None
     #: Resurgence and signals re-read from all of the article's scores, fitted on gold train; None: no stacking.

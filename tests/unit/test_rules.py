@@ -104,11 +104,29 @@ def test_version_3_rewrites_three_more_signals_for_precision(signal, sentence, v
     assert (rule_fires(signal, sentence, 2), rule_fires(signal, sentence, 3)) == (v2, v3)
 
 
+# Version 4: armed actors of other regions count for regrouping and recruitment; child soldiers are no state's recruits.
+@pytest.mark.parametrize(
+    ("sentence", "v3", "v4"),
+    [
+        ("Bandits have been recruiting young herders in Zamfara.", False, True),
+        ("The Wagner group recruited prisoners from Russian jails.", False, True),
+        ("The RSF is recruiting child soldiers in Darfur.", False, True),
+        ("The ADF recruited children in Beni territory.", False, True),
+        ("M23 rebels recruited hundreds of youths.", True, True),
+        ("The Adani Group recruited 500 engineers.", False, False),  # a company's "Group", capitalised
+        ("The army is recruiting soldiers in Darfur.", False, False),
+    ],
+)
+def test_version_4_knows_armed_actors_of_other_regions(sentence, v3, v4):
+    assert (rule_fires("recruitment", sentence, 3), rule_fires("recruitment", sentence, 4)) == (v3, v4)
+
+
 @pytest.mark.parametrize(
     ("old", "new", "rewritten"),
     [
         (1, 2, {"territorial_control", "cross_border", "security_vacuum"}),
         (2, 3, {"regrouping", "recruitment", "prison_break"}),
+        (3, 4, {"regrouping", "recruitment"}),
     ],
 )
 def test_versions_differ_only_in_the_rewritten_signals(old, new, rewritten):
@@ -141,7 +159,8 @@ _WORDS = (
     "cells recruited foreign fighters crossed border smuggling weapons links Sahel chaos vacuum withdrawal of troops "
     "army operation arrested air strike massacre dozens killed by of the in on and said residents police Monday IS-held "
     "took over regime forces after troops withdrew lawlessness infiltrated from resurgence revival no group gang LeT "
-    "recruitment policy teachers officer inmates escaped foiled jailbreak stormed the central prison"
+    "recruitment policy teachers officer inmates escaped foiled jailbreak stormed the central prison bandits "
+    "RSF child soldiers Wagner group"
 ).split()
 
 
