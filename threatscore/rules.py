@@ -203,17 +203,25 @@ _STATE_GAINS = re.compile(
     re.IGNORECASE,
 )
 
+
 # Recruiting by the state or an employer (police and army recruits, a recruitment policy, enlisted men): version 3
-# drops a recruitment hit in such a sentence.
-_STATE_RECRUITING = re.compile(
-    r"\b(?:police|army|military|armed forces|security forces|paramilitary|government|crpf|bsf|inec|immigration|"
-    r"teachers?|doctors?|employees?|company|companies)\b(?:\W+\w+){0,3}?\W+(?:recruit\w*|conscript\w*|enlist\w*)|"
-    r"\b(?:recruit\w*|conscript\w*|enlist\w*)\s+(?:\S+\s+){0,4}?(?:police\w*|army|soldiers|personnel|teachers?|"
-    r"doctors?|constables?|spos?|battalions?|guards?|wardens?|pilots?|candidates|employees?|inspectors?)\b|"
-    r"\b(?:recruitment|recruiting)\s+(?:polic(?:y|ies)|process|exams?|examinations?|rules?|board|scam|exercise|"
-    r"practices?|law|fees?|office|station|sergeant)\b|\benlisted (?:man|men)\b",
-    re.IGNORECASE,
-)
+# drops a recruitment hit in such a sentence. Version 4 leaves out child soldiers ("the RSF is recruiting child
+# soldiers" is a group's recruiting), so the soldiers' alternative is the one part that differs.
+def _state_recruiting(soldiers: str) -> re.Pattern[str]:
+    return re.compile(
+        r"\b(?:police|army|military|armed forces|security forces|paramilitary|government|crpf|bsf|inec|immigration|"
+        r"teachers?|doctors?|employees?|company|companies)\b(?:\W+\w+){0,3}?\W+(?:recruit\w*|conscript\w*|enlist\w*)|"
+        r"\b(?:recruit\w*|conscript\w*|enlist\w*)\s+(?:\S+\s+){0,4}?(?:police\w*|army|"
+        + soldiers
+        + r"|personnel|teachers?|doctors?|constables?|spos?|battalions?|guards?|wardens?|pilots?|candidates|employees?|"
+        r"inspectors?)\b|\b(?:recruitment|recruiting)\s+(?:polic(?:y|ies)|process|exams?|examinations?|rules?|board|"
+        r"scam|exercise|practices?|law|fees?|office|station|sergeant)\b|\benlisted (?:man|men)\b",
+        re.IGNORECASE,
+    )
+
+
+_STATE_RECRUITING = _state_recruiting("soldiers")
+_STATE_RECRUITING_V4 = _state_recruiting("(?<!child )soldiers")
 
 # A regrouping denied, prevented or only feared is none ("no Naxal resurgence", "preventing a possible regrouping of
 # LTTE sympathisers", "we will not allow the guerrillas to regroup"): version 3's regrouping.
@@ -241,13 +249,14 @@ _VETOES: Final[dict[int, dict[str, re.Pattern[str]]]] = {
         "recruitment": _STATE_RECRUITING,
         "prison_break": _FOILED_BREAK,
     },
+    4: {
+        "claimed_responsibility": _NEGATED_CLAIM,
+        "territorial_control": _STATE_GAINS,
+        "regrouping": _DENIED_REGROUPING,
+        "recruitment": _STATE_RECRUITING_V4,
+        "prison_break": _FOILED_BREAK,
+    },
 }
-# Version 4: recruiting child soldiers is no state's recruiting ("the RSF is recruiting child soldiers").
-_STATE_RECRUITING_V4 = re.compile(
-    _STATE_RECRUITING.pattern.replace("police\\w*|army|soldiers|", "police\\w*|army|(?<!child )soldiers|"),
-    re.IGNORECASE,
-)
-_VETOES[4] = _VETOES[3] | {"recruitment": _STATE_RECRUITING_V4}
 
 # Armed actors in the guideline's wide sense (insurgents, militias, gangs, cartels, their cells and operatives; "the
 # group" a sentence goes on about). Version 3's regrouping and recruitment fire only in a sentence that names one.
@@ -299,9 +308,9 @@ RULE_CACHE_SIZE: Final = 1 << 16
 @functools.lru_cache(maxsize=RULE_CACHE_SIZE)
 def rule_fires(signal: str, sentence: str, version: int) -> bool:
     """True when one of ``signal``'s patterns of rules ``version`` matches ``sentence``, no veto of that version does
-    (a negated claim; from version 2, state forces taking ground; in version 3, recruiting by the state and a foiled
-    break-out or a denied regrouping) and the sentence names what the version requires (in version 3, an armed actor for regrouping and
-    recruitment; version 4 knows more of them). Memoised."""
+    (a negated claim; from version 2, state forces taking ground; from version 3, recruiting by the state, a denied
+    regrouping and a foiled break-out) and the sentence names what the version requires (from version 3, an armed
+    actor for regrouping and recruitment; version 4 knows more of them). Memoised."""
     veto = _VETOES[version].get(signal)
     if veto is not None and veto.search(sentence):
         return False
