@@ -151,7 +151,7 @@ def evaluate_model(
     bbc = load_benchmark(processed_dir, "BBC_News")
     bbc_test = bbc[bbc["split"] == "test"]
     if len(bbc_test):
-        scored = _score(model, bbc_test, "BBC_News test")
+        scored = score_rows(model, bbc_test, "BBC_News test")
         gold = bbc_test["relevance"].astype(int).to_numpy()
         proba = np.array([a["relevance"] for a in scored])
         threshold = model.pyfunc.unwrap_python_model().scorer.config.relevance_threshold
@@ -170,7 +170,7 @@ def evaluate_model(
         rows += _passage_rows(model, bbc_test, threshold, examples)
 
     started = time.perf_counter()
-    scored_test = dict(zip(test["id"], _score(model, test, "corpus test split"), strict=True))
+    scored_test = dict(zip(test["id"], score_rows(model, test, "corpus test split"), strict=True))
     elapsed = time.perf_counter() - started
     timing = {"articles_per_s": len(test) / elapsed, "ms_per_article": 1000 * elapsed / max(len(test), 1)}
     examples.append(example_rows("corpus test split", test, scored_test))
@@ -200,7 +200,7 @@ def _passage_rows(
     passages = negative_passages(bbc_test, PASSAGE_WORDS, cap=None, seed=0)  # every passage: the seed draws none
     if passages.empty:
         return []
-    scored = _score(model, passages, "BBC_News test passages")
+    scored = score_rows(model, passages, "BBC_News test passages")
     examples.append(example_rows("BBC_News test passages", passages, dict(zip(passages["id"], scored, strict=True))))
     proba = np.array([a["relevance"] for a in scored if "error" not in a])
     return [
@@ -378,7 +378,9 @@ def log_report_to_run(report: EvaluationReport, run_id: str) -> None:
         mlflow.log_artifacts(tmp, artifact_path="evaluation")
 
 
-def _score(model: Any, frame: pd.DataFrame, what: str) -> list[dict[str, Any]]:
+def score_rows(model: Any, frame: pd.DataFrame, what: str) -> list[dict[str, Any]]:
+    """The assessments (or per-item errors) of corpus rows ``frame`` (``id``, ``text``, maybe ``title``) through the
+    model's one predict path, in batches, with a progress bar labelled ``what``."""
     records = [
         {k: v for k, v in {"id": i, "text": t, "title": ti}.items() if isinstance(v, str) and v}
         for i, t, ti in zip(frame["id"], frame["text"], frame.get("title", pd.Series([None] * len(frame))), strict=True)
@@ -476,7 +478,7 @@ def _gold_rows(
     frame = corpus[corpus["id"].isin(test["id"])]
     if frame.empty:
         return [], pd.DataFrame(), None
-    scored = dict(zip(frame["id"], _score(model, frame, "gold test part"), strict=True))
+    scored = dict(zip(frame["id"], score_rows(model, frame, "gold test part"), strict=True))
     examples = example_rows("gold test part", frame, scored, gold=test.drop_duplicates("id").set_index("id"))
     test = test[test["id"].map(lambda i: i in scored and "signals" in scored[i])]
     scorer_config = model.pyfunc.unwrap_python_model().scorer.config

@@ -1,0 +1,108 @@
+"""How well calibrated each model's signal probabilities are on a gold part, per signal: expected calibration error
+(the number the retraining gate checks) beside log loss and Brier score (proper scoring rules, which reward a
+probability for being both calibrated and sharp).
+
+On a few dozen positives the binned ECE moves by a few thousandths when a handful of items change bins; the proper
+scores say whether the probabilities as a whole got better. Choose on the dev part; the test part is for reporting.
+
+``python -m training.signal_calibration models:/threatscore/6 models:/threatscore/8 [--part dev]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import brier_score_loss, log_loss
+
+from threatscore.taxonomy import SIGNALS
+from training.metrics import expected_calibration_error
+
+#: Probabilities are clipped this far from 0 and 1 for the log loss (a served 0.0 on a positive is not infinite).
+EPS = 1e-4
+
+
+def calibration_table(labels: pd.DataFrame, probabilities: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per (signal, model): ``positives``, ``ece``, ``log_loss`` and ``brier``.
+
+    ``labels`` has a 0/1 column per signal, one row per item; each frame of ``probabilities`` (keyed by model name)
+    has the same columns and index, holding that model's served probabilities. Then a ``mean`` row per model."""
+    rows = []
+    for model, proba in probabilities.items():
+        if not proba.index.equals(labels.index):
+            raise ValueError(f"{model}: probabilities are not indexed like the labels")
+        for signal in SIGNALS:
+            y = labels[signal].to_numpy(dtype=int)
+            p = proba[signal].to_numpy(dtype=float)
+            rows.append(
+                {
+                    "signal": signal,
+                    "model": model,
+                    "positives": int(y.sum()),
+                    "ece": expected_calibration_error(y, p),
+                    "log_loss": float(log_loss(y, np.clip(p, EPS, 1 - EPS), labels=[0, 1])),
+                    "brier": float(brier_score_loss(y, p, pos_label=1)),
+                }
+            )
+    table = pd.DataFrame(rows)
+    means = table.groupby("model", sort=False)[["ece", "log_loss", "brier"]].mean().reset_index()
+    means["signal"] = "mean"
+    means["positives"] = int(labels[list(SIGNALS)].to_numpy().sum())
+    return pd.concat([table, means[table.columns]], ignore_index=True)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """The table as Markdown: a row per signal, an ``ECE / log loss / Brier`` cell per model."""
+    models = list(dict.fromkeys(table["model"]))
+    lines = [
+        "| signal | positives | " + " | ".join(f"`{m}` ECE / log loss / Brier" for m in models) + " |",
+        "|---|---|" + "---|" * len(models),
+    ]
+    for signal, group in table.groupby("signal", sort=False):
+        cells = [
+            "{ece:.4f} / {log_loss:.4f} / {brier:.4f}".format(**group[group["model"] == m].iloc[0].to_dict())
+            for m in models
+        ]
+        lines.append(f"| {signal} | {int(group['positives'].iloc[0])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Score the gold part with each model and print the table."""
+    from threatscore.registry import load_model
+    from training.annotation import ANNOTATIONS, load_annotations
+    from training.corpus import load_corpus
+    from training.evaluate import score_rows
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="model URIs, e.g. models:/threatscore/6")
+    parser.add_argument("--part", default="dev", choices=("train", "dev", "test"))
+    parser.add_argument("--processed", type=Path, default=Path("data/processed"))
+    parser.add_argument("--annotations", type=Path, default=ANNOTATIONS)
+    args = parser.parse_args(argv)
+    gold = load_annotations(args.annotations)
+    gold = gold[gold["part"] == args.part].drop_duplicates("id").set_index("id")
+    frame = load_corpus(args.processed)
+    frame = frame[frame["id"].isin(gold.index)]
+    labels = gold.loc[frame["id"], [f"sig_{s}" for s in SIGNALS]].set_axis(list(SIGNALS), axis=1)
+    probabilities = {}
+    for uri in args.models:
+        scored = score_rows(load_model(uri), frame, f"{args.part} part with {uri}")
+        failed = [s for s in scored if "signals" not in s]
+        if failed:
+            sys.stderr.write(f"{uri}: {len(failed)} items could not be scored, e.g. {failed[0]}\n")
+            return 1
+        probabilities[uri] = pd.DataFrame(
+            [{s: a["signals"][s]["probability"] for s in SIGNALS} for a in scored], index=labels.index
+        )
+    table = calibration_table(labels, probabilities)
+    sys.stdout.write(f"signal calibration on the gold {args.part} part ({len(labels)} items)\n\n{to_markdown(table)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
