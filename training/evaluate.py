@@ -33,7 +33,7 @@ from training.baseline import negative_passages, sample_per_source
 from training.bootstrap import paired_bootstrap
 from training.config import TaskFinetuneConfig
 from training.corpus import load_benchmark, load_corpus
-from training.metrics import binary_report, expected_calibration_error, per_label_report
+from training.metrics import binary_report, expected_calibration_error, mean_proper_scores, per_label_report
 
 if TYPE_CHECKING:
     from training.task_benchmarks import TaskFinetune  # it imports this module's BenchmarkRow
@@ -518,6 +518,8 @@ def _gold_rows(
                 "min_recall": float(min(s["recall"] for s in per_label.values())),
                 "ece_pooled": expected_calibration_error(all_gold, all_proba),
                 "mean_ece": float(np.mean(eces)),
+                # proper scores beside the binned ECE, which moves by thousandths on a few dozen positives
+                **mean_proper_scores(gold_y, proba),
             },
             per_label,
         ),

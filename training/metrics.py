@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.metrics import f1_score, log_loss, precision_recall_fscore_support
+from sklearn.metrics import brier_score_loss, f1_score, log_loss, precision_recall_fscore_support
 
 
 def best_threshold(y_true: ArrayLike, proba: ArrayLike) -> float:
@@ -26,6 +26,20 @@ def binary_log_loss(y_true: ArrayLike, proba: ArrayLike, eps: float = 1e-7) -> f
     return float(
         log_loss(np.asarray(y_true), np.clip(np.asarray(proba, dtype=np.float64), eps, 1 - eps), labels=[0, 1])
     )
+
+
+#: Served probabilities are rounded to four decimals, so a served 0.0 means "below 0.00005": the log loss of served
+#: scores clips them this far from 0 and 1.
+SERVED_EPS = 1e-4
+
+
+def mean_proper_scores(gold: Mapping[str, ArrayLike], proba: Mapping[str, ArrayLike]) -> dict[str, float]:
+    """``mean_log_loss`` and ``mean_brier`` over the labels of ``gold`` (0/1 per item) and ``proba`` (served
+    probabilities, the same keys and items): proper scoring rules, which reward probabilities for being calibrated and
+    sharp at once."""
+    losses = [binary_log_loss(gold[k], proba[k], eps=SERVED_EPS) for k in gold]
+    briers = [float(brier_score_loss(np.asarray(gold[k]), np.asarray(proba[k]), pos_label=1)) for k in gold]
+    return {"mean_log_loss": float(np.mean(losses)), "mean_brier": float(np.mean(briers))}
 
 
 def best_f1(y_true: ArrayLike, proba: ArrayLike) -> float:

@@ -15,15 +15,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from sklearn.metrics import brier_score_loss, log_loss
 
 from threatscore.taxonomy import SIGNALS
-from training.metrics import expected_calibration_error
-
-#: Probabilities are clipped this far from 0 and 1 for the log loss (a served 0.0 on a positive is not infinite).
-EPS = 1e-4
+from training.metrics import expected_calibration_error, mean_proper_scores
 
 
 def calibration_table(labels: pd.DataFrame, probabilities: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -38,14 +33,15 @@ def calibration_table(labels: pd.DataFrame, probabilities: Mapping[str, pd.DataF
         for signal in SIGNALS:
             y = labels[signal].to_numpy(dtype=int)
             p = proba[signal].to_numpy(dtype=float)
+            proper = mean_proper_scores({signal: y}, {signal: p})  # of one label: that label's scores
             rows.append(
                 {
                     "signal": signal,
                     "model": model,
                     "positives": int(y.sum()),
                     "ece": expected_calibration_error(y, p),
-                    "log_loss": float(log_loss(y, np.clip(p, EPS, 1 - EPS), labels=[0, 1])),
-                    "brier": float(brier_score_loss(y, p, pos_label=1)),
+                    "log_loss": proper["mean_log_loss"],
+                    "brier": proper["mean_brier"],
                 }
             )
     table = pd.DataFrame(rows)

@@ -53,3 +53,15 @@ def test_markdown_has_a_cell_per_model_and_a_mean_row():
     assert lines[0] == "| signal | positives | `a` ECE / log loss / Brier | `b` ECE / log loss / Brier |"
     assert len(lines) == 2 + len(SIGNALS) + 1 and lines[-1].startswith("| mean | ")
     assert "0.6931" in lines[2]  # log loss of 0.5 is ln 2
+
+
+def test_mean_proper_scores_average_the_labels_and_clip_served_zeros():
+    from training.metrics import SERVED_EPS, mean_proper_scores
+
+    gold = {"a": np.array([1, 0]), "b": np.array([0, 0])}
+    proba = {"a": np.array([0.0, 0.0]), "b": np.array([0.5, 0.5])}
+    scores = mean_proper_scores(gold, proba)
+    # a: a served 0.0 on the positive costs -ln(SERVED_EPS) on one of two items; b: ln 2 on each item
+    expected_log_loss = (-np.log(SERVED_EPS) / 2 + np.log(2)) / 2
+    assert scores["mean_log_loss"] == pytest.approx(expected_log_loss, rel=1e-3)
+    assert scores["mean_brier"] == pytest.approx((0.5 + 0.25) / 2)
