@@ -208,6 +208,9 @@ class MiniLMExperiment(_Frozen):
     #: Blend each signal's keyword rule (``threatscore.rules``) into the encoder's probability where that raises
     #: the signal's best dev F1 by more than 0.01 (``training.minilm.choose_rule_blend``).
     rule_blend: bool = False
+    #: Each signal's decision threshold as the median of the F1-best thresholds of this many bootstrap resamples of
+    #: dev (``training.metrics.bagged_threshold``); 0: the single best dev threshold (every model before 28 Nov 2026).
+    threshold_resamples: int = Field(0, ge=0, le=1000)
     #: The keyword rules' version every rule of the model reads, in the rule blend and the lexical heads
     #: (``threatscore.rules.RULE_VERSIONS``; 1: the rules of the models up to 28 Nov 2026, 2: territorial_control,
     #: cross_border and security_vacuum rewritten for precision; 3: regrouping, recruitment and prison_break too;

@@ -72,6 +72,8 @@ def choose_lexical_blend(
     targets: Targets,
     grid: Sequence[float],
     per_signal: bool = False,
+    threshold_resamples: int = 0,
+    seed: int = 0,
 ) -> tuple[BlendedHeads, ScorerConfig, dict[str, float]]:
     """Each output's encoder share from ``grid``: the one with the lowest dev log loss on the dev articles scored as
     served (relevance on ``relevance_rows``, signals on the rows with gold or source labels, event types and severity
@@ -79,7 +81,8 @@ def choose_lexical_blend(
     calibrated: on dev, TF-IDF relevance read chunk by chunk raised the best-threshold F1 of the blend but doubled its
     calibration error. Ties (within 1e-4) keep the larger encoder share. The dev F1 of every share is logged too.
     With ``per_signal``, each signal then gets its own share where that lowers its own dev log loss
-    (``choose_signal_shares``)."""
+    (``choose_signal_shares``). Thresholds are then chosen on the blend (``choose_thresholds``, with
+    ``threshold_resamples`` bootstrap resamples when set)."""
     articles = corpus_articles(dev)
     # Both kinds of head read every dev article once, as the scorer serves a blend: the encoder pooled over the
     # chunks, the TF-IDF heads over the whole article; the weights only re-mix those outputs.
@@ -114,7 +117,9 @@ def choose_lexical_blend(
     )
     heads = BlendedHeads(encoder, lexical, weights, temperatures, signal_weights)
     served = heads.mix(pooled, whole)
-    config = choose_thresholds(scorer_config, dev, targets, served.signals, served.relevance, metrics)
+    config = choose_thresholds(
+        scorer_config, dev, targets, served.signals, served.relevance, metrics, threshold_resamples, seed
+    )
     return heads, config, metrics
 
 

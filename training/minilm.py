@@ -43,7 +43,7 @@ from training.encoder_training import (
     text_lengths,
     tokenize_for_training,
 )
-from training.metrics import best_f1, best_threshold, binary_report
+from training.metrics import bagged_threshold, best_f1, best_threshold, binary_report
 from training.rule_sentences import rule_sentence_rows
 from training.weak_event_types import with_weak_event_rows
 
@@ -245,6 +245,8 @@ def calibrate_and_threshold(
     relevance_pooling: Literal["max", "mean"] = "max",
     rule_blend: bool = False,
     rules_version: int = 1,
+    threshold_resamples: int = 0,
+    seed: int = 0,
 ) -> tuple[EncoderHeads, ScorerConfig, dict[str, float]]:
     """Fit temperatures per output on dev, then choose per-signal and relevance thresholds on calibrated dev.
 
@@ -294,7 +296,7 @@ def calibrate_and_threshold(
         rows = relevance_rows(dev, dev_targets)
         relevance = relevance.copy()
         relevance[rows] = Scorer(heads, config).relevance(corpus_articles(dev[rows]))
-    config = choose_thresholds(config, dev, dev_targets, signals, relevance, metrics)
+    config = choose_thresholds(config, dev, dev_targets, signals, relevance, metrics, threshold_resamples, seed)
     return heads, config, metrics
 
 
@@ -315,9 +317,13 @@ def choose_thresholds(
     signals: np.ndarray,
     relevance: np.ndarray,
     metrics: dict[str, float],
+    resamples: int = 0,
+    seed: int = 0,
 ) -> ScorerConfig:
-    """Per-signal thresholds (best dev F1 on the rows with a gold or source label) and the relevance threshold
-    (best F1 on ``relevance_rows``), from dev probabilities as the scorer serves them; adds them to ``metrics``."""
+    """Per-signal thresholds (best dev F1 on the rows with a gold or source label; with ``resamples``, the median of
+    the best thresholds of that many bootstrap resamples, ``training.metrics.bagged_threshold``) and the relevance
+    threshold (best F1 on ``relevance_rows``), from dev probabilities as the scorer serves them; adds them to
+    ``metrics``."""
     thresholds = {}
     for j, name in enumerate(SIGNALS):
         gold = np.where(targets.signal_weight[:, j] >= 1.0, targets.signals[:, j], np.nan)
@@ -328,7 +334,8 @@ def choose_thresholds(
             # called most medium-severity articles mass casualties). At 0.5 it agrees with the severity level.
             thresholds[name] = 0.5
         elif known.sum() >= 10 and gold[known].sum() >= 3:
-            thresholds[name] = best_threshold(gold[known].astype(int), signals[known, j])
+            y, p = gold[known].astype(int), signals[known, j]
+            thresholds[name] = bagged_threshold(y, p, resamples, seed + j) if resamples else best_threshold(y, p)
         else:
             thresholds[name] = 0.5
         metrics[f"dev.signal.{name}.threshold"] = thresholds[name]
@@ -526,6 +533,8 @@ def fit_minilm(
         config.encoder.relevance_pooling,
         config.rule_blend,
         config.rules_version,
+        config.threshold_resamples,
+        config.seed,
     )
     metrics.update(cal)
     if config.quantize:
@@ -545,6 +554,8 @@ def fit_minilm(
             dev_targets,
             config.lexical_blend.weight_grid,
             per_signal=config.lexical_blend.per_signal,
+            threshold_resamples=config.threshold_resamples,
+            seed=config.seed,
         )
         metrics.update(blend_metrics)
     if config.stacking is not None and gold_train is not None and len(gold_train):
