@@ -178,13 +178,14 @@ def test_warm_start_with_zero_epochs_reexports_the_logged_checkpoint(tiny_gold, 
         MiniLMExperiment.model_validate({**base, "encoder": {"max_length": 64}})
 
 
-def test_signal_thresholds_are_chosen_on_articles_pooled_as_served(tiny_encoder_fit, tiny_gold):
+@pytest.mark.parametrize("resamples", [0, 30])
+def test_signal_thresholds_are_chosen_on_articles_pooled_as_served(tiny_encoder_fit, tiny_gold, resamples):
     """Each signal's threshold is the best dev F1 of the *article's* signal (max over its chunks), not of its
     first input's: here the articles open with the same quiet paragraph, so their first inputs are alike while
-    the signal is in a later chunk."""
+    the signal is in a later chunk. With ``resamples``, the median best threshold of that many resamples of it."""
     import pickle
 
-    from training.metrics import best_threshold
+    from training.metrics import bagged_threshold, best_threshold
     from training.minilm import calibrate_and_threshold, corpus_articles, model_texts
 
     corpus, gold = tiny_gold
@@ -203,7 +204,9 @@ def test_signal_thresholds_are_chosen_on_articles_pooled_as_served(tiny_encoder_
     for j in range(before.shape[1]):
         targets.signals[np.argsort(-before[:, j], kind="stable")[: len(before) // 3], j] = 1.0
     targets.signal_weight = np.ones_like(targets.signals)
-    heads, config, metrics = calibrate_and_threshold(heads, model_texts(dev), targets, "t", dev, "mean")
+    heads, config, metrics = calibrate_and_threshold(
+        heads, model_texts(dev), targets, "t", dev, "mean", threshold_resamples=resamples, seed=7
+    )
     pooled = Scorer(heads, config).pooled_outputs(corpus_articles(dev)).signals
     single = heads.predict(model_texts(dev)).signals
     assert not np.allclose(pooled, single), "the articles must be longer than one input"
@@ -215,7 +218,8 @@ def test_signal_thresholds_are_chosen_on_articles_pooled_as_served(tiny_encoder_
         if y.sum() < 3 or y.sum() == len(y) or name == "mass_casualty":
             continue
         # (Choosing on the first inputs instead gave other thresholds here, e.g. 0.05 against 0.25.)
-        assert config.signal_thresholds[name] == best_threshold(y, pooled[:, j]), name
+        expected = bagged_threshold(y, pooled[:, j], resamples, 7 + j) if resamples else best_threshold(y, pooled[:, j])
+        assert config.signal_thresholds[name] == expected, name
         assert metrics[f"dev.signal.{name}.threshold"] == config.signal_thresholds[name]
         checked += 1
     assert checked == len(SIGNALS) - 1
