@@ -87,3 +87,20 @@ def test_choose_thresholds_takes_the_resampled_threshold_of_each_signal():
         assert metrics[f"dev.signal.{name}.threshold"] == config.signal_thresholds[name]
         differs += config.signal_thresholds[name] != best_threshold(y, signals[:, j])
     assert differs  # the resampled choice is not the single best one everywhere
+
+
+def test_threshold_cv_scores_both_methods_on_held_out_halves():
+    import pandas as pd
+
+    from threatscore.taxonomy import SIGNALS
+    from training.threshold_cv import NOT_CHOSEN, threshold_cv
+
+    rng = np.random.default_rng(6)
+    drawn = {s: _draw(rng, 160, 0.1) for s in SIGNALS}
+    labels = pd.DataFrame({s: y for s, (y, _) in drawn.items()})
+    proba = pd.DataFrame({s: p for s, (_, p) in drawn.items()})
+    table = threshold_cv(labels, proba, repeats=15, resamples=30, seed=0)
+    assert list(table.columns) == ["single", "resampled"]
+    assert set(table.index) == {s for s in SIGNALS if s not in NOT_CHOSEN} | {"mean"}
+    assert ((table >= 0) & (table <= 1)).all().all()
+    assert table.loc["mean", "resampled"] > table.loc["mean", "single"]  # as on the synthetic parts above
