@@ -209,7 +209,8 @@ class MiniLMExperiment(_Frozen):
     #: the signal's best dev F1 by more than 0.01 (``training.minilm.choose_rule_blend``).
     rule_blend: bool = False
     #: Each signal's decision threshold as the median of the F1-best thresholds of this many bootstrap resamples of
-    #: dev (``training.metrics.bagged_threshold``); 0: the single best dev threshold (every model before 28 Nov 2026).
+    #: dev (``training.metrics.bagged_threshold``); 0: the single best dev threshold (every model so far but version
+    #: 11 of 28 Nov 2026, whose resampled thresholds did not beat version 6 on the gold test part).
     threshold_resamples: int = Field(0, ge=0, le=1000)
     #: The keyword rules' version every rule of the model reads, in the rule blend and the lexical heads
     #: (``threatscore.rules.RULE_VERSIONS``; 1: the rules of the models up to 28 Nov 2026, 2: territorial_control,
