@@ -238,24 +238,20 @@ _FOILED_BREAK = re.compile(
     re.IGNORECASE,
 )
 
+# Each version's vetoes are the previous version's with its own added or replaced.
+_VETOES_V1: Final = {"claimed_responsibility": _NEGATED_CLAIM}
+_VETOES_V2: Final = _VETOES_V1 | {"territorial_control": _STATE_GAINS}
+_VETOES_V3: Final = _VETOES_V2 | {
+    "regrouping": _DENIED_REGROUPING,
+    "recruitment": _STATE_RECRUITING,
+    "prison_break": _FOILED_BREAK,
+}
 #: Per version, the sentences on which a signal's rule does not fire even where a pattern matches.
 _VETOES: Final[dict[int, dict[str, re.Pattern[str]]]] = {
-    1: {"claimed_responsibility": _NEGATED_CLAIM},
-    2: {"claimed_responsibility": _NEGATED_CLAIM, "territorial_control": _STATE_GAINS},
-    3: {
-        "claimed_responsibility": _NEGATED_CLAIM,
-        "territorial_control": _STATE_GAINS,
-        "regrouping": _DENIED_REGROUPING,
-        "recruitment": _STATE_RECRUITING,
-        "prison_break": _FOILED_BREAK,
-    },
-    4: {
-        "claimed_responsibility": _NEGATED_CLAIM,
-        "territorial_control": _STATE_GAINS,
-        "regrouping": _DENIED_REGROUPING,
-        "recruitment": _STATE_RECRUITING_V4,
-        "prison_break": _FOILED_BREAK,
-    },
+    1: _VETOES_V1,
+    2: _VETOES_V2,
+    3: _VETOES_V3,
+    4: _VETOES_V3 | {"recruitment": _STATE_RECRUITING_V4},
 }
 
 # Armed actors in the guideline's wide sense (insurgents, militias, gangs, cartels, their cells and operatives; "the

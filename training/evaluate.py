@@ -394,6 +394,30 @@ def score_rows(model: Any, frame: pd.DataFrame, what: str) -> list[dict[str, Any
     return out
 
 
+def gold_signal_labels(processed_dir: Path, annotations: Path, part: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The corpus rows of the gold ``part`` and their signal labels (a 0/1 column per signal, indexed by item id, in
+    the rows' order)."""
+    gold = load_annotations(annotations)
+    gold = gold[gold["part"] == part].drop_duplicates("id").set_index("id")
+    frame = load_corpus(processed_dir)
+    frame = frame[frame["id"].isin(gold.index)]
+    labels = gold.loc[frame["id"], [f"sig_{s}" for s in SIGNALS]].set_axis(list(SIGNALS), axis=1)
+    # indexed exactly as ``served_signal_probabilities`` indexes the same rows (the corpus's id dtype)
+    return frame, labels.set_axis(pd.Index(frame["id"], name="id"), axis=0)
+
+
+def served_signal_probabilities(model: Any, frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    """The model's served probability of each signal (columns) for each row of ``frame`` (indexed by its ids);
+    a ``ValueError`` naming the first item that could not be scored."""
+    scored = score_rows(model, frame, what)
+    failed = [a for a in scored if "signals" not in a]
+    if failed:
+        raise ValueError(f"{len(failed)} {what} items could not be scored, e.g. {failed[0]}")
+    return pd.DataFrame(
+        [{s: a["signals"][s]["probability"] for s in SIGNALS} for a in scored], index=pd.Index(frame["id"], name="id")
+    )
+
+
 def _event_type_rows(test: pd.DataFrame, scored: dict[str, dict[str, Any]]) -> list[BenchmarkRow]:
     acled = test[(test["source"] == "acled") & test["sub_event_type"].notna()]
     acled = acled[acled["id"].map(lambda i: "event_types" in scored[i])]

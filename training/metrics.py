@@ -9,6 +9,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import brier_score_loss, f1_score, log_loss, precision_recall_fscore_support
 
+#: The decision thresholds a signal's threshold is chosen from.
+_THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
+
 
 def best_threshold(y_true: ArrayLike, proba: ArrayLike) -> float:
     """The decision threshold in [0.05, 0.95] that maximises F1 on (dev) data; 0.5 when there are no positives."""
@@ -16,9 +19,8 @@ def best_threshold(y_true: ArrayLike, proba: ArrayLike) -> float:
     p = np.asarray(proba)
     if y.sum() == 0:
         return 0.5
-    grid = np.round(np.arange(0.05, 0.951, 0.025), 3)
-    scores = [f1_score(y, p >= t, zero_division=0) for t in grid]
-    return float(grid[int(np.argmax(scores))])
+    scores = [f1_score(y, p >= t, zero_division=0) for t in _THRESHOLD_GRID]
+    return float(_THRESHOLD_GRID[int(np.argmax(scores))])
 
 
 def bagged_threshold(y_true: ArrayLike, proba: ArrayLike, resamples: int, seed: int) -> float:
@@ -44,9 +46,6 @@ def bagged_threshold(y_true: ArrayLike, proba: ArrayLike, resamples: int, seed: 
         f1 = _f1_per_threshold(y[i], p[i])
         chosen.append(_THRESHOLD_GRID[int(np.argmax(f1))])
     return float(np.median(chosen)) if chosen else best_threshold(y, p)
-
-
-_THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 
 
 def _f1_per_threshold(y: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -70,9 +70,8 @@ def to_markdown(table: pd.DataFrame) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Score the gold part with each model and print the table."""
     from threatscore.registry import load_model
-    from training.annotation import ANNOTATIONS, load_annotations
-    from training.corpus import load_corpus
-    from training.evaluate import score_rows
+    from training.annotation import ANNOTATIONS
+    from training.evaluate import gold_signal_labels, served_signal_probabilities
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="model URIs, e.g. models:/threatscore/6")
@@ -80,21 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processed", type=Path, default=Path("data/processed"))
     parser.add_argument("--annotations", type=Path, default=ANNOTATIONS)
     args = parser.parse_args(argv)
-    gold = load_annotations(args.annotations)
-    gold = gold[gold["part"] == args.part].drop_duplicates("id").set_index("id")
-    frame = load_corpus(args.processed)
-    frame = frame[frame["id"].isin(gold.index)]
-    labels = gold.loc[frame["id"], [f"sig_{s}" for s in SIGNALS]].set_axis(list(SIGNALS), axis=1)
-    probabilities = {}
-    for uri in args.models:
-        scored = score_rows(load_model(uri), frame, f"{args.part} part with {uri}")
-        failed = [s for s in scored if "signals" not in s]
-        if failed:
-            sys.stderr.write(f"{uri}: {len(failed)} items could not be scored, e.g. {failed[0]}\n")
-            return 1
-        probabilities[uri] = pd.DataFrame(
-            [{s: a["signals"][s]["probability"] for s in SIGNALS} for a in scored], index=labels.index
-        )
+    frame, labels = gold_signal_labels(args.processed, args.annotations, args.part)
+    try:
+        probabilities = {
+            uri: served_signal_probabilities(load_model(uri), frame, f"{args.part} part with {uri}")
+            for uri in args.models
+        }
+    except ValueError as err:
+        sys.stderr.write(f"{err}\n")
+        return 1
     table = calibration_table(labels, probabilities)
     sys.stdout.write(f"signal calibration on the gold {args.part} part ({len(labels)} items)\n\n{to_markdown(table)}\n")
     return 0

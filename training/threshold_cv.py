@@ -55,9 +55,8 @@ def threshold_cv(labels: pd.DataFrame, proba: pd.DataFrame, repeats: int, resamp
 def main(argv: list[str] | None = None) -> int:
     """Score the gold part with the model and print the table."""
     from threatscore.registry import load_model
-    from training.annotation import ANNOTATIONS, load_annotations
-    from training.corpus import load_corpus
-    from training.evaluate import score_rows
+    from training.annotation import ANNOTATIONS
+    from training.evaluate import gold_signal_labels, served_signal_probabilities
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a model URI, e.g. models:/threatscore/6")
@@ -68,16 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processed", type=Path, default=Path("data/processed"))
     parser.add_argument("--annotations", type=Path, default=ANNOTATIONS)
     args = parser.parse_args(argv)
-    gold = load_annotations(args.annotations)
-    gold = gold[gold["part"] == args.part].drop_duplicates("id").set_index("id")
-    frame = load_corpus(args.processed)
-    frame = frame[frame["id"].isin(gold.index)]
-    labels = gold.loc[frame["id"], [f"sig_{s}" for s in SIGNALS]].set_axis(list(SIGNALS), axis=1)
-    scored = score_rows(load_model(args.model), frame, f"{args.part} part")
-    if any("signals" not in a for a in scored):
-        sys.stderr.write("some items could not be scored\n")
+    frame, labels = gold_signal_labels(args.processed, args.annotations, args.part)
+    try:
+        proba = served_signal_probabilities(load_model(args.model), frame, f"{args.part} part")
+    except ValueError as err:
+        sys.stderr.write(f"{err}\n")
         return 1
-    proba = pd.DataFrame([{s: a["signals"][s]["probability"] for s in SIGNALS} for a in scored], index=labels.index)
     table = threshold_cv(labels, proba, args.repeats, args.resamples, args.seed)
     lines = ["| signal | single best threshold | resampled |", "|---|---|---|"]
     lines += [f"| {s} | {row['single']:.3f} | {row['resampled']:.3f} |" for s, row in table.iterrows()]
