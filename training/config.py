@@ -307,6 +307,12 @@ class GateConfig(_Frozen):
     )
     #: Calibration error (every ``ece``, ``mean_ece``, ``ece_pooled`` of a gated row) may not rise by more.
     max_ece_increase: float = Field(0.0, ge=0.0, le=1.0)
+    #: A row's mean log loss (``mean_log_loss``, a proper score: the gold signal row carries it) may not rise by more.
+    max_log_loss_increase: float = Field(0.0, ge=0.0)
+    #: Where a row's mean log loss did not rise, its ECE may rise past ``max_ece_increase`` as long as it stays at or
+    #: under this ceiling (None: never). Binned ECE on a few dozen positives per label moves by more than the models
+    #: differ, while the proper score reads every probability; the ceiling keeps the calibration target.
+    ece_ceiling: float | None = Field(None, ge=0.0, le=1.0)
     #: p95 per-article latency may be at most this much slower (0.10: 10%).
     max_latency_increase: float = Field(0.10, ge=0.0)
     #: Rows with fewer examples are shown in the report but not gated (one item would swing them).

@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 #: Extra keys of a benchmark row that hold a calibration error.
 ECE_KEYS = ("ece", "mean_ece", "ece_pooled")
+#: Extra key of a benchmark row that holds its mean log loss (a proper score; the gold signal row has it).
+LOG_LOSS_KEY = "mean_log_loss"
 FEEDBACK_SIGNALS = "signals (feedback holdout)"
 FEEDBACK_EVENTS = "event types (feedback holdout)"
 FEEDBACK_SEVERITY = "severity (feedback holdout)"
@@ -223,6 +225,13 @@ def _fmt(value: float | None, signed: bool = False) -> str:
     return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
+def _number(value: Any) -> float | None:
+    """A row's extra as a float, or None when it is missing or NaN."""
+    if value is None or math.isnan(float(value)):
+        return None
+    return float(value)
+
+
 def headline_f1(row: BenchmarkRow) -> float | None:
     """The row's macro F1 (its ``macro_f1`` extra when the headline is weighted or micro), else its binary F1."""
     if "macro_f1" in row.extra:
@@ -260,17 +269,35 @@ def run_gate(
                     gated,
                 )
             )
+        ll_old, ll_new = _number(old.extra.get(LOG_LOSS_KEY)), _number(new.extra.get(LOG_LOSS_KEY))
+        proper_ok = False
+        if ll_old is not None and ll_new is not None:
+            proper_ok = ll_new <= ll_old + config.max_log_loss_increase + 1e-12
+            checks.append(
+                Check(
+                    f"{task}: {LOG_LOSS_KEY}",
+                    proper_ok,
+                    ll_old,
+                    ll_new,
+                    f"rise ≤ {config.max_log_loss_increase:g}",
+                    gated,
+                )
+            )
+        ceiling = config.ece_ceiling if proper_ok else None
         for key in ECE_KEYS:
-            e_old, e_new = old.extra.get(key), new.extra.get(key)
-            if e_old is None or e_new is None or math.isnan(e_old) or math.isnan(e_new):
+            e_old, e_new = _number(old.extra.get(key)), _number(new.extra.get(key))
+            if e_old is None or e_new is None:
                 continue
+            rule = f"rise ≤ {config.max_ece_increase:g}"
+            if ceiling is not None:
+                rule += f", or ≤ {ceiling:g} as log loss fell"
             checks.append(
                 Check(
                     f"{task}: {key}",
-                    e_new <= e_old + config.max_ece_increase + 1e-12,
+                    e_new <= e_old + config.max_ece_increase + 1e-12 or (ceiling is not None and e_new <= ceiling),
                     e_old,
                     e_new,
-                    f"rise ≤ {config.max_ece_increase:g}",
+                    rule,
                     gated,
                 )
             )

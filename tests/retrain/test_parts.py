@@ -26,14 +26,25 @@ REPO = Path(__file__).resolve().parents[2]
 # --------------------------------------------------------------------------------------------- the gate
 
 
-def _report(signal_f1: float = 0.8, bbc_f1: float = 0.9, ece: float = 0.05, acled_macro: float = 0.7, n: int = 100):
+def _report(
+    signal_f1: float = 0.8,
+    bbc_f1: float = 0.9,
+    ece: float = 0.05,
+    acled_macro: float = 0.7,
+    n: int = 100,
+    signal_ece: float | None = None,
+    log_loss: float | None = None,
+):
+    gold_extra = {"ece_pooled": ece if signal_ece is None else signal_ece}
+    if log_loss is not None:
+        gold_extra["mean_log_loss"] = log_loss
     return EvaluationReport(
         rows=[
             BenchmarkRow("relevance (BBC_News test)", "bbc", "F1", bbc_f1, n, {"ece": ece}),
             BenchmarkRow(
                 "ACLED sub-event types (held-out slice)", "acled", "weighted F1", 0.9, n, {"macro_f1": acled_macro}
             ),
-            BenchmarkRow("signals (gold test part)", "gold", "macro F1", signal_f1, n, {"ece_pooled": ece}),
+            BenchmarkRow("signals (gold test part)", "gold", "macro F1", signal_f1, n, gold_extra),
         ],
         model_uri="x",
     )
@@ -77,6 +88,34 @@ def test_gate_fails_on_each_rule(challenger, latency, failed):
     assert not result.passed
     assert [c.name for c in result.failed] == failed
     assert "**FAIL**" in result.render_markdown() and failed[0] in result.summary()
+
+
+@pytest.mark.parametrize(
+    ("signal_ece", "log_loss", "ceiling", "failed"),
+    [
+        # The signal row's ECE rises inside the ceiling while its log loss falls: a pass.
+        (0.045, 0.23, 0.05, []),
+        # The same rise with no ceiling configured: ECE alone decides, as before.
+        (0.045, 0.23, None, ["signals (gold test part): ece_pooled"]),
+        # Log loss rose: that check fails, and the ECE rise is no longer excused.
+        (0.045, 0.25, 0.05, ["signals (gold test part): mean_log_loss", "signals (gold test part): ece_pooled"]),
+        # Log loss fell but the ECE left the ceiling.
+        (0.06, 0.23, 0.05, ["signals (gold test part): ece_pooled"]),
+    ],
+)
+def test_ece_may_rise_inside_the_ceiling_only_where_log_loss_fell(signal_ece, log_loss, ceiling, failed):
+    champion = _report(ece=0.04, log_loss=0.24)
+    challenger = _report(signal_f1=0.85, ece=0.04, signal_ece=signal_ece, log_loss=log_loss)
+    result = run_gate(champion, challenger, {}, GateConfig(ece_ceiling=ceiling))
+    assert [c.name for c in result.failed] == failed
+    assert result.passed is (not failed)
+    ll = next(c for c in result.checks if c.name.endswith("mean_log_loss"))
+    assert (ll.champion, ll.challenger) == (0.24, log_loss)
+
+
+def test_retrain_config_gates_on_log_loss_with_the_calibration_target_as_ceiling():
+    gate = load_retrain_config(REPO / "experiments" / "retrain.yaml").gate
+    assert gate.ece_ceiling == 0.05 and gate.max_log_loss_increase == 0.0 and gate.max_ece_increase == 0.0
 
 
 def test_rows_under_min_support_are_shown_not_gated():
