@@ -22,14 +22,12 @@ from threatscore.registry import LoadedModel
 from threatscore.taxonomy import EVENT_TYPES, SEVERITY_LEVELS, SIGNALS, severity_level
 from training.config import GateConfig
 from training.evaluate import BenchmarkRow, EvaluationReport
-from training.metrics import binary_report, expected_calibration_error, per_label_report
+from training.metrics import MEAN_LOG_LOSS, binary_report, expected_calibration_error, per_label_report
 
 logger = logging.getLogger(__name__)
 
 #: Extra keys of a benchmark row that hold a calibration error.
 ECE_KEYS = ("ece", "mean_ece", "ece_pooled")
-#: Extra key of a benchmark row that holds its mean log loss (a proper score; the gold signal row has it).
-LOG_LOSS_KEY = "mean_log_loss"
 FEEDBACK_SIGNALS = "signals (feedback holdout)"
 FEEDBACK_EVENTS = "event types (feedback holdout)"
 FEEDBACK_SEVERITY = "severity (feedback holdout)"
@@ -269,13 +267,13 @@ def run_gate(
                     gated,
                 )
             )
-        ll_old, ll_new = _number(old.extra.get(LOG_LOSS_KEY)), _number(new.extra.get(LOG_LOSS_KEY))
+        ll_old, ll_new = _number(old.extra.get(MEAN_LOG_LOSS)), _number(new.extra.get(MEAN_LOG_LOSS))
         proper_ok = False
         if ll_old is not None and ll_new is not None:
             proper_ok = ll_new <= ll_old + config.max_log_loss_increase + 1e-12
             checks.append(
                 Check(
-                    f"{task}: {LOG_LOSS_KEY}",
+                    f"{task}: {MEAN_LOG_LOSS}",
                     proper_ok,
                     ll_old,
                     ll_new,
@@ -290,7 +288,7 @@ def run_gate(
                 continue
             rule = f"rise ≤ {config.max_ece_increase:g}"
             if ceiling is not None:
-                rule += f", or ≤ {ceiling:g} as log loss fell"
+                rule += f", or ≤ {ceiling:g} as log loss did not rise"
             checks.append(
                 Check(
                     f"{task}: {key}",

@@ -67,6 +67,8 @@ def binary_log_loss(y_true: ArrayLike, proba: ArrayLike, eps: float = 1e-7) -> f
 #: Served probabilities are rounded to four decimals, so a served 0.0 means "below 0.00005": the log loss of served
 #: scores clips them this far from 0 and 1.
 SERVED_EPS = 1e-4
+#: The key of ``mean_proper_scores``'s mean log loss, which a benchmark row carries and the retraining gate reads.
+MEAN_LOG_LOSS = "mean_log_loss"
 
 
 def mean_proper_scores(gold: Mapping[str, ArrayLike], proba: Mapping[str, ArrayLike]) -> dict[str, float]:
@@ -75,7 +77,7 @@ def mean_proper_scores(gold: Mapping[str, ArrayLike], proba: Mapping[str, ArrayL
     sharp at once."""
     losses = [binary_log_loss(gold[k], proba[k], eps=SERVED_EPS) for k in gold]
     briers = [float(brier_score_loss(np.asarray(gold[k]), np.asarray(proba[k]), pos_label=1)) for k in gold]
-    return {"mean_log_loss": float(np.mean(losses)), "mean_brier": float(np.mean(briers))}
+    return {MEAN_LOG_LOSS: float(np.mean(losses)), "mean_brier": float(np.mean(briers))}
 
 
 def best_f1(y_true: ArrayLike, proba: ArrayLike) -> float:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from threatscore.taxonomy import SIGNALS
-from training.metrics import expected_calibration_error, mean_proper_scores
+from training.metrics import MEAN_LOG_LOSS, expected_calibration_error, mean_proper_scores
 
 
 def calibration_table(labels: pd.DataFrame, probabilities: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -40,7 +40,7 @@ def calibration_table(labels: pd.DataFrame, probabilities: Mapping[str, pd.DataF
                     "model": model,
                     "positives": int(y.sum()),
                     "ece": expected_calibration_error(y, p),
-                    "log_loss": proper["mean_log_loss"],
+                    "log_loss": proper[MEAN_LOG_LOSS],
                     "brier": proper["mean_brier"],
                 }
             )
