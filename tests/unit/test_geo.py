@@ -181,6 +181,45 @@ def test_cues_that_point_at_several_countries_make_no_region() -> None:
     assert resolve_regions("Houthi and SDF commanders were named in the report.") == []
 
 
+def test_a_small_place_far_from_the_countries_the_cues_point_to_is_a_namesake() -> None:
+    # Dev rows that had read Russia, Ethiopia, Gambia and Spain: the cue's country stands in instead.
+    text = "Bajrang Dal members protested against the decision to close down the Goseva commission."
+    assert _regions(text) == [("IN", None)]
+    assert _regions("Boko Haram attacks Dille, military forces retaliate.") == [("NG", "Borno")]
+    assert _regions("Presumed ISGS militants reportedly attacked the village of Basse.") == []
+    assert _regions("Farmers attacked another farmer at Bhoga Bosontopur village in Singra upazila.") == [("BD", None)]
+    # A group rooted in one country raids next door: the neighbour's town stays the place.
+    assert _regions("Houthis shelled Samtah overnight.") == [("SA", "Jizan")]
+    assert _regions("Al-Shabaab gunmen raided Mpeketoni.") == [("KE", "Lamu")]
+    # Without a cue the reading stands (nothing says which country the text is about).
+    assert _regions("Villagers protested outside the Goseva commission.")[0][0] == "RU"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The violent battles of the east of the Euphrates continue, killing 13 fighters in 24 hours",
+        "Renewed clashes on the outskirts of the last ISIS enclave in the eastern banks of Euphrates River",
+        "Clashes continue in the East of the Euphrates between ISIS and the SDF",
+    ],
+)
+def test_east_of_the_euphrates_is_syria(text: str) -> None:
+    assert _regions(text) == [("SY", None)]
+
+
+def test_every_cue_country_has_its_neighbours() -> None:
+    from threatscore.geo import data
+
+    cue_countries = {k if isinstance(k, str) else k[0] for k in (*data.CONTEXT_CUES, *data.ADMIN1_CUES)}
+    cue_countries |= set(data.NEWS_OUTLETS)
+    assert cue_countries <= set(data.NEIGHBOURS), sorted(cue_countries - set(data.NEIGHBOURS))
+    for cc, around in data.NEIGHBOURS.items():
+        assert cc not in around
+        for other in around:
+            if other in data.NEIGHBOURS:
+                assert cc in data.NEIGHBOURS[other], f"{cc} borders {other} but not the other way round"
+
+
 def test_region_cues_name_known_regions_and_never_hide_the_region_name() -> None:
     from threatscore.geo import data
 

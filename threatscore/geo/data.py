@@ -251,6 +251,16 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
         "al-Nusra",
         "SOHR",
         "Syrian Observatory",
+        # The SDF's side of the river, the war's name for north-east Syria (written in lower case so that the common
+        # spelling reads too). "West of the Euphrates" is left out: Iraq's Anbar operations were named that way.
+        "east of the euphrates",
+        "east of euphrates",
+        "eastern bank of the euphrates",
+        "eastern banks of the euphrates",
+        "eastern bank of euphrates",
+        "eastern banks of euphrates",
+        "east bank of the euphrates",
+        "east bank of euphrates",
     ),
     "LY": ("LNA", "Libyan National Army", "GNA", "Government of National Accord", "Haftar"),
     "LB": ("Hezbollah", "Hizbollah", "Lebanese Armed Forces"),
@@ -515,6 +525,37 @@ NO_FALLBACK_CUES: frozenset[str] = frozenset(
         *SAHEL_GROUPS,
     }
 )
+
+# Neighbours (land borders, and the narrow sea between India and Sri Lanka) of each country a context cue or a
+# national outlet points to. A group rooted in one country raids across its borders (Boko Haram in Cameroon's Far
+# North, al-Shabaab in Kenya's Mandera, the Houthis at Jizan), so a small town next door stays a place; one further
+# off, that nothing else in the text supports, is a namesake ("Bajrang Dal ... the Goseva commission" is not
+# Russia's Goseva). Every cue country needs an entry (a test checks it).
+NEIGHBOURS: dict[str, tuple[str, ...]] = {
+    "AF": ("PK", "IR", "TM", "UZ", "TJ", "CN"),
+    "BD": ("IN", "MM"),
+    "BF": ("ML", "NE", "BJ", "TG", "GH", "CI"),
+    "CD": ("CG", "CF", "SS", "UG", "RW", "BI", "TZ", "ZM", "AO"),
+    "CM": ("NG", "TD", "CF", "CG", "GA", "GQ"),
+    "IN": ("PK", "CN", "NP", "BT", "BD", "MM", "LK"),
+    "IQ": ("SY", "TR", "IR", "KW", "SA", "JO"),
+    "LB": ("SY", "IL"),
+    "LK": ("IN",),
+    "LY": ("TN", "DZ", "NE", "TD", "SD", "EG"),
+    "ML": ("DZ", "NE", "BF", "CI", "GN", "SN", "MR"),
+    "MM": ("BD", "IN", "CN", "LA", "TH"),
+    "MZ": ("TZ", "MW", "ZM", "ZW", "ZA", "SZ"),
+    "NE": ("ML", "DZ", "LY", "TD", "NG", "BJ", "BF"),
+    "NG": ("BJ", "NE", "TD", "CM"),
+    "NP": ("IN", "CN"),
+    "PK": ("IN", "AF", "IR", "CN"),
+    "PS": ("IL", "EG", "JO"),
+    "SO": ("KE", "ET", "DJ"),
+    "SY": ("TR", "IQ", "JO", "LB", "IL"),
+    "TH": ("MM", "LA", "KH", "MY"),
+    "UA": ("RU", "BY", "PL", "SK", "HU", "RO", "MD"),
+    "YE": ("SA", "OM"),
+}
 
 # Spellings of first-level regions that neither GeoNames' admin-1 name nor ISO 3166-2 carries, keyed by
 # (country, GeoNames admin-1 display name). They come from ACLED, UCDP and press usage.

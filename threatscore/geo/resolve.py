@@ -200,6 +200,7 @@ METRO_POP = 1_000_000
 ADMIN2_BONUS = 0.8
 #: A village is no larger than this: a larger reading of "Baanu village" or "the village of Pansi" is a namesake.
 VILLAGE_MAX_POP = 100_000
+ABROAD_OF_CUES_POP = 200_000
 # A short word with a capital after a lower-case letter ("JaS", "HaY"): an acronym, as no place name is written so.
 _INNER_CAPITAL_RE = re.compile(r"[A-Z][a-z]+[A-Z]")
 
@@ -558,6 +559,7 @@ class Resolver:
                         best, best_score = c, score
                 m.choice = best
         country_ev, admin_ev, by_key = _evidence(mentions)
+        cue_ccs = _cue_countries(mentions)
         kept: list[Mention] = []
         for m in mentions:
             if m.choice is None:
@@ -580,6 +582,8 @@ class Resolver:
                 # Ghaziabad the "Ghaziabad area of Kohat" (Pakistan), though a town does not rank above a town.
                 continue
             if _homonym_abroad(c, support, country_ev, own_c):
+                continue
+            if _abroad_of_cues(c, support, cue_ccs):
                 continue
             kept.append(m)
         return _without_fallen_vouchers(kept, mentions)
@@ -898,6 +902,37 @@ def _homonym_abroad(c: Candidate, support: float, country_ev: dict[str, float], 
     if weak and other >= 1.0 and (not c.exact or c.alternate) and c.pop < 100_000:
         return True
     return c.kind == KIND_CITY and not c.exact and c.pop < 5_000 and support < 0.3
+
+
+def _cue_countries(mentions: list[Mention]) -> set[str]:
+    """The countries the article's context cues point to (a group or institution rooted in one country, or a
+    Sahel group in its three) and their neighbours; a cue for a group that also fights further abroad ("ISWAP",
+    "Hezbollah") points nowhere. Empty when the text has no such cue."""
+    ccs: set[str] = set()
+    for m in mentions:
+        c = m.choice
+        if c is None or not c.cue:
+            continue
+        countries = {d.cc for d in m.candidates if d.cue}
+        if fold(m.surface) in _NO_FALLBACK_CUES and len(countries) < 2:
+            continue
+        ccs |= countries
+    return ccs.union(*(data.NEIGHBOURS.get(cc, ()) for cc in ccs))
+
+
+def _abroad_of_cues(c: Candidate, support: float, cue_ccs: set[str]) -> bool:
+    """Whether ``c`` is a small place that nothing in the text supports, in a country that neither the text's
+    cues point to nor borders one: "Bajrang Dal members protested ... the Goseva commission" is not Russia's
+    Goseva, "Boko Haram attacks Dille" not Ethiopia's."""
+    return (
+        bool(cue_ccs)
+        and c.cc not in cue_ccs
+        and not c.cue
+        and not c.demonym
+        and c.kind != KIND_COUNTRY
+        and c.pop < ABROAD_OF_CUES_POP
+        and support < 0.3
+    )
 
 
 def _containment_bonus(c: Candidate, mentions: list[Mention], m: Mention, idx: int) -> float:
