@@ -297,6 +297,27 @@ def test_towns_missing_from_geonames_are_known() -> None:
     text = "Al-Rokban camp witnesses the killing of a woman by the Jordanian border guards"
     assert _regions(text)[0] == ("SY", "Homs")
     assert _regions("Coalition strikes on Shafa town kill 18 people near Hajin.")[0] == ("SY", "Deir ez-Zor")
+    # Named in the war's reporting, unlike their namesakes abroad (Myanmar's Madaya, a Japanese alternate name).
+    assert _regions("Regime forces and Hezbollah shell the besieged Madaya and its vicinity.") == [
+        ("SY", "Rif-dimashq")
+    ]
+    assert _regions("Mines left by ISIS kill 12 soldiers in the al-Sukhnah desert.") == [("SY", "Homs")]
+    assert _regions("Clashes continue between regime forces and IS around Shaer field.") == [("SY", "Homs")]
+    assert _regions("Militants executed four men in the village of Inata.") == [("BF", "Sahel")]
+    # ACLED's parentheses name Kain's province, so the town is Burkina Faso's, not Myanmar's Kayin.
+    assert _regions("An IED exploded near Kain-Ouro (Kain, Yatenga).")[0] == ("BF", "Nord")
+
+
+def test_peoples_parties_and_operations_tied_to_one_country_are_cues() -> None:
+    assert _regions("The Nagas in particular were shocked, the statement said.") == [("IN", None)]
+    assert _regions("Ten LTTE rebels were killed by troops in an ambush.") == [("LK", None)]
+    assert _regions("Students of Panjab University protested at the university.") == [("IN", "Chandigarh")]
+    # An operation's name is no place, but a cue's still tells its country (not Sudan's Al Jazirah).
+    text = "“Jazeera Storm” Operation Forces have a violent battle in the vicinity of the largest gas plant"
+    assert _regions(text) == [("SY", None)]
+    assert _regions("The forces of “Al-Jazeera Storm” operation completely control Al-Sor.") == [("SY", "Deir ez-Zor")]
+    # "Eelam" alone is not a cue: it spells Nepal's and Iran's Ilam.
+    assert _regions("Activists vandalised a jeep in Ilam for defying the bandh call.")[0][0] != "LK"
 
 
 def test_pakistans_tribal_agencies_and_their_acronyms_are_known() -> None:

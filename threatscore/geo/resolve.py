@@ -301,7 +301,8 @@ class Resolver:
                 _ACTOR_NOUN_AFTER_RE.match(doc, b) and self._names_a_country(key)
             )
             street = _STREET_AFTER_RE.match(doc, b) and self._names_a_region(key)
-            if operation or actor or street:
+            # An operation named for a cue ("the “Jazeera Storm” operation" of the SDF) still tells its country.
+            if (operation and not flags & FLAG_CUE) or actor or street:
                 found.append(Mention(a, b, surface, key, 0, []))  # takes the span, resolves to nothing
                 continue
             cands = self._candidates(doc, a, b, surface, key, case_informative)
