@@ -281,6 +281,9 @@ _ARMED_ACTORS_V4 = re.compile(
     re.IGNORECASE,
 )
 
+#: Armed actors of every region as the newest rules know them (what ``threatscore.hazards`` looks for too).
+ARMED_ACTORS: Final = _ARMED_ACTORS_V4
+
 #: Per version, what a sentence must also name for a signal's rule to fire there.
 _REQUIRES: Final[dict[int, dict[str, re.Pattern[str]]]] = {
     1: {},

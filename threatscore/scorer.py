@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from threatscore import geo
 from threatscore.encoder_heads import EncoderHeads
 from threatscore.fatalities import FatalityMention, find_fatalities
+from threatscore.hazards import reports_only_hazard_harm
 from threatscore.heads import BlendedHeads, FloatArray, HeadOutputs, TextHeads
 from threatscore.language import SUPPORTED_LANGUAGES, UNDETERMINED, detect_language
 from threatscore.risk import growth_score, region_risk
@@ -67,6 +68,10 @@ class ScorerConfig(BaseModel):
     #: 0.5 for a score read as it comes; chosen on dev when the score is calibrated to the base rate (~14 % of gold
     #: items), where few articles reach 0.5 (``training.stacking.calibrate_resurgence``).
     resurgence_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    #: The relevance of an article that reports harm from a natural hazard or an accident and names no violence,
+    #: armed actor, security force, protest or politics (``threatscore.hazards``) is at most this; None: the heads'
+    #: relevance as it is (every model before 28 Nov 2026's twentieth session).
+    hazard_relevance_cap: float | None = Field(None, ge=0.0, le=1.0)
 
     @field_validator("signal_thresholds")
     @classmethod
@@ -86,6 +91,8 @@ class _Prepared:
     chunks: list[str]
     #: Where each chunk lies in ``document.text`` (parallel to ``chunks``).
     chunk_spans: list[Span]
+    #: Whether the article's relevance is capped (``ScorerConfig.hazard_relevance_cap``): harm from a hazard only.
+    hazard_only: bool = False
 
     @property
     def whole(self) -> str:
@@ -278,6 +285,12 @@ class Scorer:
         if blend is not None:
             read = lexical.result() if lexical is not None else blend.lexical.predict([p.whole for p in prepared])
             pooled = [(blend.mix(out, read.take(slice(k, k + 1))), sig) for k, (out, sig) in enumerate(pooled)]
+        cap = self.config.hazard_relevance_cap
+        if cap is not None:
+            pooled = [
+                (replace(out, relevance=np.minimum(out.relevance, cap)) if p.hazard_only else out, sig)
+                for p, (out, sig) in zip(prepared, pooled, strict=True)
+            ]
         return [(out, sig, logits) for (out, sig), logits in zip(pooled, sentence_logits, strict=True)]
 
     def _prepare(self, article: Article) -> _Prepared:
@@ -291,7 +304,12 @@ class Scorer:
             pieces = chunk_spans(document.text, max_words, self.config.chunk_overlap_sentences)
         pieces = [s for s in pieces if s.of(document.text).strip()] or whole
         chunks = [model_input(s.of(document.text), article.title) for s in pieces]
-        return _Prepared(article, document, spans, [normalize(s.of(document.text)) for s in spans], chunks, pieces)
+        hazard_only = self.config.hazard_relevance_cap is not None and reports_only_hazard_harm(
+            f"{article.title or ''}\n{document.text}"
+        )
+        return _Prepared(
+            article, document, spans, [normalize(s.of(document.text)) for s in spans], chunks, pieces, hazard_only
+        )
 
     def _read(
         self,
@@ -555,6 +573,11 @@ def _warnings(p: _Prepared, language: str) -> list[str]:
         warnings.append("no publication date: the article is left out of dated regional trends")
     if len(p.document.text.split()) < 8:
         warnings.append("very short text: scores rest on a few words")
+    if p.hazard_only:
+        warnings.append(
+            "harm from a natural hazard or an accident, with no violence, armed actor, protest or politics named: "
+            "relevance capped"
+        )
     return warnings
 
 

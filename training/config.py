@@ -217,6 +217,10 @@ class MiniLMExperiment(_Frozen):
     #: cross_border and security_vacuum rewritten for precision; 3: regrouping, recruitment and prison_break too;
     #: 4: more armed actors for regrouping and recruitment).
     rules_version: Literal[1, 2, 3, 4] = 1
+    #: The relevance of an article reporting harm from a natural hazard or an accident and naming no violence, armed
+    #: actor, protest or politics is capped at this (``threatscore.hazards``; the thresholds are chosen with the cap
+    #: in place); None: no cap.
+    hazard_relevance_cap: float | None = Field(None, ge=0.0, le=1.0)
     #: TF-IDF heads averaged with the encoder's per output, weights chosen on dev; None: the encoder alone.
     lexical_blend: LexicalBlendConfig | None = None
     #: Resurgence and signals re-read from all of the article's scores, fitted on gold train; None: no stacking.

@@ -247,6 +247,7 @@ def calibrate_and_threshold(
     rules_version: int = 1,
     threshold_resamples: int = 0,
     seed: int = 0,
+    hazard_relevance_cap: float | None = None,
 ) -> tuple[EncoderHeads, ScorerConfig, dict[str, float]]:
     """Fit temperatures per output on dev, then choose per-signal and relevance thresholds on calibrated dev.
 
@@ -260,7 +261,9 @@ def calibrate_and_threshold(
     keyword rule (of ``rules_version``) is blended in where it helps on dev (``choose_rule_blend``). The signal and
     resurgence temperatures are fitted on each article's largest chunk logit, which is what the served max over chunks
     reads (a temperature keeps the order, so the max of the calibrated chunks is the calibrated max)."""
-    config = ScorerConfig(name=base_name, relevance_pooling=relevance_pooling)
+    config = ScorerConfig(
+        name=base_name, relevance_pooling=relevance_pooling, hazard_relevance_cap=hazard_relevance_cap
+    )
     heads.rule_signals = {}
     raw = heads.logits(dev_texts)
     pooled_raw = raw
@@ -535,6 +538,7 @@ def fit_minilm(
         config.rules_version,
         config.threshold_resamples,
         config.seed,
+        config.hazard_relevance_cap,
     )
     metrics.update(cal)
     if config.quantize:

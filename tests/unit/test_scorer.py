@@ -1,5 +1,7 @@
 """The one predict path on a tiny baseline fitted in the test."""
 
+import pytest
+
 from threatscore.heads import RuleSignal
 from threatscore.schemas import Article, Assessment
 from threatscore.taxonomy import EVENT_TYPES, SIGNALS
@@ -53,3 +55,23 @@ def test_long_article_is_read_whole(tiny_scorer):
     text = filler + "Gunmen attacked a police post, killing 12 officers."
     (a,) = tiny_scorer.score([Article(id="long", text=text)])
     assert a.severity.fatalities == 12  # the count at the very end was read
+
+
+def test_hazard_relevance_cap_applies_only_when_configured(tiny_fit):
+    from tests.unit.test_hazards import FLOOD
+    from threatscore.scorer import Scorer
+
+    articles = [
+        Article(id="flood", text=FLOOD),
+        Article(id="attack", text="Gunmen attacked a police post, killing 12."),
+    ]
+    plain = Scorer(tiny_fit.heads, tiny_fit.scorer_config)
+    capped = Scorer(tiny_fit.heads, tiny_fit.scorer_config.model_copy(update={"hazard_relevance_cap": 0.0}))
+    flood, attack = plain.score(articles)
+    flood_capped, attack_capped = capped.score(articles)
+    assert flood.relevance > 0.0 and flood_capped.relevance == 0.0
+    assert attack_capped.relevance == attack.relevance  # an attack is never capped
+    assert any("relevance capped" in w for w in flood_capped.warnings)
+    assert not any("relevance capped" in w for w in flood.warnings + attack_capped.warnings)
+    # The evaluation reads relevance through the same path.
+    assert capped.relevance(articles).tolist() == pytest.approx([0.0, attack.relevance], abs=1e-4)

@@ -1,0 +1,64 @@
+"""Harm from natural hazards and accidents, told apart from political violence.
+
+The relevance head learned "conflict or politics" from its corpora, none of which holds a flood or a bus crash: it
+reads "Floods ... have killed at least 40 people" as 0.99 relevant (and the death count makes it severe). DESIGN.md
+defines relevance as reporting political violence, armed-group activity or the response to it. So a model may cap
+the relevance of an article that reports harm from a hazard or an accident and names no violence, no armed actor,
+no protest and no politics at all (``threatscore.scorer.ScorerConfig.hazard_relevance_cap``).
+
+The test is deliberately one-sided: any word of violence, security, protest or politics anywhere in the article
+leaves its relevance to the model ("floods displaced thousands as militants attacked ..." is not capped, nor is
+"the minister announced flood relief", which the BBC benchmark counts as politics).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from threatscore.rules import ARMED_ACTORS
+
+_HAZARD: Final = re.compile(
+    r"\b(?:floods?|flooding|flash[- ]floods?|floodwaters?|earthquakes?|quakes?|aftershocks?|tsunamis?|landslides?|"
+    r"landslips?|mudslides?|avalanches?|cyclones?|hurricanes?|typhoons?|tornado(?:es)?|tropical storms?|"
+    r"thunderstorms?|snowstorms?|dust storms?|hailstorms?|blizzards?|(?:heavy|torrential|monsoon|incessant) rains?|"
+    r"rainstorms?|downpours?|cloudbursts?|droughts?|wildfires?|forest fires?|bush ?fires?|heat ?waves?|cold waves?|"
+    r"lightning strikes?|struck by lightning|volcanic|"
+    r"(?:road|traffic|car|bus|truck|lorry|train|rail|railway|plane|air|aviation|boat|ferry|mining|mine|industrial) "
+    r"(?:accidents?|crash(?:es)?|collisions?|disasters?)|"
+    r"capsized|derailed|derailment|building collapsed?|collapse of (?:a|the) (?:building|bridge|house)|stampedes?|"
+    r"drowned)\b",
+    re.IGNORECASE,
+)
+# People harmed or places destroyed: a hazard named in passing ("a flood of applications") is no report of harm.
+_HARM: Final = re.compile(
+    r"\b(?:killed|kills|killing|dead|deaths?|died|dies|dying|injured|injuries|hurt|missing|displaced|homeless|"
+    r"destroyed|damaged|victims?|casualt\w*|bodies|drowned|swept away|trapped|stranded|evacuat\w*|rescu\w*)\b",
+    re.IGNORECASE,
+)
+# Violence, weapons, security forces, protest and politics: any one of them leaves the article to the model.
+_NOT_ONLY_HAZARD: Final = re.compile(
+    r"\b(?:attack\w*|assault\w*|ambush\w*|raid\w*|clash\w*|fight\w*|battle\w*|combat\w*|offensive|shell(?:s|ed|ing)|"
+    r"air ?strikes?|drone strikes?|bomb\w*|blasts?|explosi\w*|ieds?|grenades?|rockets?|missiles?|mortars?|artillery|"
+    r"guns?|gunfire|gunshots?|shot|shoot\w*|sniper\w*|fired (?:at|on|upon)|opened fire|weapons?|arms|ammunition|"
+    r"rifles?|pirates?|sabot(?:ag\w*|eurs?)|burn\w*|kidnap\w*|abduct\w*|hostages?|assassinat\w*|execut\w*|behead\w*|"
+    r"massacre\w*|lynch\w*|murder\w*|stabb\w*|beat|beaten|beating|mobs?|pelt\w*|stones?|torch\w*|arson|"
+    r"set (?:alight|ablaze|fire)|vandal\w*|loot\w*|extort\w*|threat\w*|intimidat\w*|riot\w*|protest\w*|"
+    r"demonstrat\w*|rall(?:y|ies|ied)|marched|sit-ins?|block(?:ed|ing|ades?|aders?)|hartals?|bandhs?|barricad\w*|demand\w*|strikes?|wars?|warfare|conflict\w*|"
+    r"violen\w*|ceasefire|truce|insurrection|coup|unrest|arrest\w*|detain\w*|crackdown|curfew|troops|soldiers?|"
+    r"army|military|armed|security forces|police|gendarm\w*|"
+    r"ministers?|government|parliament\w*|elect\w*|part(?:y|ies)|president\w*|chancellor|senat\w*|congress|"
+    r"opposition|mps?|politic\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def reports_only_hazard_harm(text: str) -> bool:
+    """Whether ``text`` reports harm from a natural hazard or an accident and names no violence, armed actor,
+    security force, protest or politics anywhere."""
+    return bool(
+        _HAZARD.search(text)
+        and _HARM.search(text)
+        and not _NOT_ONLY_HAZARD.search(text)
+        and not ARMED_ACTORS.search(text)
+    )
