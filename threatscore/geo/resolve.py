@@ -200,6 +200,8 @@ METRO_POP = 1_000_000
 ADMIN2_BONUS = 0.8
 #: A village is no larger than this: a larger reading of "Baanu village" or "the village of Pansi" is a namesake.
 VILLAGE_MAX_POP = 100_000
+#: A reading smaller than this, in a country neither the text's cues point to nor borders one, is a namesake
+#: (``_abroad_of_cues``); the same bound as ``_homonym_abroad``'s for a country that nothing else attests.
 ABROAD_OF_CUES_POP = 200_000
 # A short word with a capital after a lower-case letter ("JaS", "HaY"): an acronym, as no place name is written so.
 _INNER_CAPITAL_RE = re.compile(r"[A-Z][a-z]+[A-Z]")
