@@ -72,6 +72,10 @@ class ScorerConfig(BaseModel):
     #: armed actor, security force, protest or politics (``threatscore.hazards``) is at most this; None: the heads'
     #: relevance as it is (every model before 28 Nov 2026's twentieth session).
     hazard_relevance_cap: float | None = Field(None, ge=0.0, le=1.0)
+    #: Where that cap applies, the ten signals and resurgence are capped at it too and no signal is shown with
+    #: evidence: an article about a flood shows no militant attack (version 5 of 28 Nov 2026 had quoted the flood
+    #: sentence as one). False: only relevance is capped.
+    hazard_caps_signals: bool = False
 
     @field_validator("signal_thresholds")
     @classmethod
@@ -285,13 +289,31 @@ class Scorer:
         if blend is not None:
             read = lexical.result() if lexical is not None else blend.lexical.predict([p.whole for p in prepared])
             pooled = [(blend.mix(out, read.take(slice(k, k + 1))), sig) for k, (out, sig) in enumerate(pooled)]
-        cap = self.config.hazard_relevance_cap
-        if cap is not None:
+        if self.config.hazard_relevance_cap is not None:
             pooled = [
-                (replace(out, relevance=np.minimum(out.relevance, cap)) if p.hazard_only else out, sig)
+                (self._hazard_capped(out) if p.hazard_only else out, sig)
                 for p, (out, sig) in zip(prepared, pooled, strict=True)
             ]
         return [(out, sig, logits) for (out, sig), logits in zip(pooled, sentence_logits, strict=True)]
+
+    def _signals_capped(self, p: _Prepared) -> bool:
+        """Whether ``p``'s signals are capped (``hazard_caps_signals``): then none is shown with evidence."""
+        return p.hazard_only and self.config.hazard_caps_signals
+
+    def _hazard_capped(self, out: HeadOutputs) -> HeadOutputs:
+        """One article's pooled outputs with ``hazard_relevance_cap`` applied: relevance, and with
+        ``hazard_caps_signals`` the signals and resurgence too."""
+        cap = self.config.hazard_relevance_cap
+        assert cap is not None
+        if not self.config.hazard_caps_signals:
+            return replace(out, relevance=np.minimum(out.relevance, cap))
+        resurgence = None if out.resurgence is None else np.minimum(out.resurgence, cap)
+        return replace(
+            out,
+            relevance=np.minimum(out.relevance, cap),
+            signals=np.minimum(out.signals, cap),
+            resurgence=resurgence,
+        )
 
     def _prepare(self, article: Article) -> _Prepared:
         document = prepare(article.text)
@@ -325,6 +347,8 @@ class Scorer:
         signal_probs = {name: float(out.signals[0, j]) for j, name in enumerate(SIGNALS)}
         # mass_casualty *is* "10 or more killed", i.e. the high severity level: one number, never two opinions.
         signal_probs["mass_casualty"] = severity_probs["high"]
+        if self._signals_capped(p):
+            signal_probs["mass_casualty"] = min(signal_probs["mass_casualty"], self.config.hazard_relevance_cap or 0.0)
         relevance = float(out.relevance[0])
         resurgence = float(out.resurgence[0]) if out.resurgence is not None else growth_score(signal_probs, relevance)
         if self.config.stacking is not None:
@@ -395,7 +419,7 @@ class Scorer:
         wanted: list[tuple[int, list[str], dict[str, list[int]]]] = []
         for k, (p, r) in enumerate(zip(prepared, readings, strict=True)):
             present = [n for n in SIGNALS if r.signal_probs[n] >= self.config.signal_thresholds[n]]
-            if not present or not p.sentences:
+            if not present or not p.sentences or self._signals_capped(p):
                 continue
             text = p.document.text
             quotes = [s.of(text) for s in p.sentences]

@@ -221,6 +221,8 @@ class MiniLMExperiment(_Frozen):
     #: actor, protest or politics is capped at this (``threatscore.hazards``; the thresholds are chosen with the cap
     #: in place); None: no cap.
     hazard_relevance_cap: float | None = Field(None, ge=0.0, le=1.0)
+    #: Where that cap applies, cap the signals and resurgence at it too, with no evidence shown (needs the cap).
+    hazard_caps_signals: bool = False
     #: TF-IDF heads averaged with the encoder's per output, weights chosen on dev; None: the encoder alone.
     lexical_blend: LexicalBlendConfig | None = None
     #: Resurgence and signals re-read from all of the article's scores, fitted on gold train; None: no stacking.
@@ -228,6 +230,12 @@ class MiniLMExperiment(_Frozen):
     #: The served resurgence score calibrated on gold dev (Platt scaling); None: as the heads (or stacking) give it.
     resurgence_calibration: ResurgenceCalibrationConfig | None = None
     tracking: TrackingConfig = TrackingConfig()
+
+    @model_validator(mode="after")
+    def _signal_cap_needs_the_relevance_cap(self) -> MiniLMExperiment:
+        if self.hazard_caps_signals and self.hazard_relevance_cap is None:
+            raise ValueError("hazard_caps_signals caps the signals at hazard_relevance_cap, which is not set")
+        return self
 
     @model_validator(mode="after")
     def _zero_epochs_need_a_checkpoint(self) -> MiniLMExperiment:

@@ -248,6 +248,7 @@ def calibrate_and_threshold(
     threshold_resamples: int = 0,
     seed: int = 0,
     hazard_relevance_cap: float | None = None,
+    hazard_caps_signals: bool = False,
 ) -> tuple[EncoderHeads, ScorerConfig, dict[str, float]]:
     """Fit temperatures per output on dev, then choose per-signal and relevance thresholds on calibrated dev.
 
@@ -262,7 +263,10 @@ def calibrate_and_threshold(
     resurgence temperatures are fitted on each article's largest chunk logit, which is what the served max over chunks
     reads (a temperature keeps the order, so the max of the calibrated chunks is the calibrated max)."""
     config = ScorerConfig(
-        name=base_name, relevance_pooling=relevance_pooling, hazard_relevance_cap=hazard_relevance_cap
+        name=base_name,
+        relevance_pooling=relevance_pooling,
+        hazard_relevance_cap=hazard_relevance_cap,
+        hazard_caps_signals=hazard_caps_signals,
     )
     heads.rule_signals = {}
     raw = heads.logits(dev_texts)
@@ -539,6 +543,7 @@ def fit_minilm(
         config.threshold_resamples,
         config.seed,
         config.hazard_relevance_cap,
+        config.hazard_caps_signals,
     )
     metrics.update(cal)
     if config.quantize:

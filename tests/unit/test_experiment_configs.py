@@ -21,3 +21,12 @@ def test_experiment_config_loads(path: Path) -> None:
 @pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("task-finetune*.yaml")), ids=lambda p: p.name)
 def test_task_config_loads(path: Path) -> None:
     assert load_task_finetune_config(path).tasks
+
+
+def test_capping_the_signals_needs_the_relevance_cap(tmp_path: Path) -> None:
+    text = (EXPERIMENTS / "minilm-hazard-cap-signals.yaml").read_text(encoding="utf-8")
+    assert load_experiment(EXPERIMENTS / "minilm-hazard-cap-signals.yaml").hazard_caps_signals
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text.replace("hazard_relevance_cap: 0.1", "hazard_relevance_cap: null"), encoding="utf-8")
+    with pytest.raises(ValueError, match="hazard_caps_signals"):
+        load_experiment(broken)

@@ -75,3 +75,24 @@ def test_hazard_relevance_cap_applies_only_when_configured(tiny_fit):
     assert not any("relevance capped" in w for w in flood.warnings + attack_capped.warnings)
     # The evaluation reads relevance through the same path.
     assert capped.relevance(articles).tolist() == pytest.approx([0.0, attack.relevance], abs=1e-4)
+
+
+def test_hazard_cap_can_cap_the_signals_too(tiny_fit):
+    from tests.unit.test_hazards import FLOOD
+    from threatscore.scorer import Scorer
+
+    articles = [
+        Article(id="flood", text=FLOOD),
+        Article(id="attack", text="Gunmen attacked a police post, killing 12."),
+    ]
+    base = tiny_fit.scorer_config.model_copy(update={"hazard_relevance_cap": 0.05})
+    relevance_only = Scorer(tiny_fit.heads, base).score(articles)
+    signals_too = Scorer(tiny_fit.heads, base.model_copy(update={"hazard_caps_signals": True})).score(articles)
+    flood, flood_all = relevance_only[0], signals_too[0]
+    assert flood.relevance == flood_all.relevance == 0.05
+    # 40 dead: mass_casualty (the high-severity probability) is high unless the signals are capped.
+    assert flood.signals["mass_casualty"].probability > 0.05 and flood.signals["mass_casualty"].evidence
+    assert all(s.probability <= 0.05 and not s.evidence for s in flood_all.signals.values())
+    assert flood_all.resurgence.score <= 0.05
+    assert flood_all.severity == flood.severity  # the harm's size is still reported
+    assert signals_too[1] == relevance_only[1]  # an attack is never capped
