@@ -6,9 +6,18 @@ defines relevance as reporting political violence, armed-group activity or the r
 the relevance of an article that reports harm from a hazard or an accident and names no violence, no armed actor,
 no protest and no politics at all (``threatscore.scorer.ScorerConfig.hazard_relevance_cap``).
 
-The test is deliberately one-sided: any word of violence, security, protest or politics anywhere in the article
-leaves its relevance to the model ("floods displaced thousands as militants attacked ..." is not capped, nor is
-"the minister announced flood relief", which the BBC benchmark counts as politics).
+The test is deliberately one-sided: any word of violence, protest or politics anywhere in the article leaves its
+relevance to the model ("floods displaced thousands as militants attacked ..." is not capped, nor is "the minister
+announced flood relief", which the BBC benchmark counts as politics).
+
+The words are versioned like the keyword rules (a model records the version it was calibrated with,
+``ScorerConfig.hazard_rules_version``). Version 1 (models of 28 Nov 2026, versions 5 and 6): police, soldiers or a
+government named anywhere left the article to the model, so "a bus plunged into a gorge, killing 22, police said" and
+"army helicopters rescued villagers stranded by floods" still read as relevant (and as militant attacks). Version 2:
+security forces and "government" / "president" no longer count (they are the rescuers and the sources of disaster
+news; "minister", parliament, elections and parties still do), a deliberate or intentional act, a fire that was set,
+a landmine or people taking to the streets do, and vehicle accidents ("plunged", "overturned", "collided") and
+accidental fires ("a fire at a garment factory", "fire broke out") are hazards.
 """
 
 from __future__ import annotations
@@ -53,12 +62,37 @@ _NOT_ONLY_HAZARD: Final = re.compile(
 )
 
 
-def reports_only_hazard_harm(text: str) -> bool:
+_HAZARD_V2: Final = re.compile(
+    _HAZARD.pattern[: -len(r")\b")]
+    + r"|plunged|overturned|skidded|collided|head-on collision|fire broke out|blaze|caught fire|gutted|"
+    r"fire (?:at|in) (?:a|an|the) (?:\w+ )?(?:factory|building|market|hospital|hotel|warehouse|house|home|slum|camp|"
+    r"school|mine)|(?:factory|building|market|hospital|hotel|warehouse|house|forest) fires?)\b",
+    re.IGNORECASE,
+)
+_NOT_ONLY_HAZARD_V2: Final = re.compile(
+    _NOT_ONLY_HAZARD.pattern.replace(r"troops|soldiers?|", "")
+    .replace(
+        r"army|military|armed|security forces|police|gendarm\w*|",
+        r"armed|landmines?|took to the streets|intentional\w*|deliberate\w*|fires? (?:was|were) set|",
+    )
+    .replace(r"ministers?|government|parliament", r"ministers?|parliament")
+    .replace(r"president\w*|", ""),
+    re.IGNORECASE,
+)
+#: Per version, the hazard words and the words that leave an article to the model.
+HAZARD_RULE_VERSIONS: Final[dict[int, tuple[re.Pattern[str], re.Pattern[str]]]] = {
+    1: (_HAZARD, _NOT_ONLY_HAZARD),
+    2: (_HAZARD_V2, _NOT_ONLY_HAZARD_V2),
+}
+
+
+def reports_only_hazard_harm(text: str, version: int = 1) -> bool:
     """Whether ``text`` reports harm from a natural hazard or an accident and names no violence, armed actor,
-    security force, protest or politics anywhere."""
+    protest or politics anywhere (as the words of ``version`` have it; version 1 also security forces)."""
+    hazard, not_only_hazard = HAZARD_RULE_VERSIONS[version]
     return bool(
-        _HAZARD.search(text)
+        hazard.search(text)
         and _HARM.search(text)
-        and not _NOT_ONLY_HAZARD.search(text)
+        and not not_only_hazard.search(text)
         and not ARMED_ACTORS.search(text)
     )

@@ -76,6 +76,9 @@ class ScorerConfig(BaseModel):
     #: evidence: an article about a flood shows no militant attack (version 5 of 28 Nov 2026 had quoted the flood
     #: sentence as one). False: only relevance is capped.
     hazard_caps_signals: bool = False
+    #: Which words tell harm from a hazard apart (``threatscore.hazards.HAZARD_RULE_VERSIONS``): 1 for the models that
+    #: first had the cap (versions 5 and 6 of 28 Nov 2026), 2 where police, soldiers and a government no longer count.
+    hazard_rules_version: Literal[1, 2] = 1
 
     @field_validator("signal_thresholds")
     @classmethod
@@ -327,7 +330,7 @@ class Scorer:
         pieces = [s for s in pieces if s.of(document.text).strip()] or whole
         chunks = [model_input(s.of(document.text), article.title) for s in pieces]
         hazard_only = self.config.hazard_relevance_cap is not None and reports_only_hazard_harm(
-            f"{article.title or ''}\n{document.text}"
+            f"{article.title or ''}\n{document.text}", self.config.hazard_rules_version
         )
         return _Prepared(
             article, document, spans, [normalize(s.of(document.text)) for s in spans], chunks, pieces, hazard_only

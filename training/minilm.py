@@ -249,6 +249,7 @@ def calibrate_and_threshold(
     seed: int = 0,
     hazard_relevance_cap: float | None = None,
     hazard_caps_signals: bool = False,
+    hazard_rules_version: Literal[1, 2] = 1,
 ) -> tuple[EncoderHeads, ScorerConfig, dict[str, float]]:
     """Fit temperatures per output on dev, then choose per-signal and relevance thresholds on calibrated dev.
 
@@ -267,6 +268,7 @@ def calibrate_and_threshold(
         relevance_pooling=relevance_pooling,
         hazard_relevance_cap=hazard_relevance_cap,
         hazard_caps_signals=hazard_caps_signals,
+        hazard_rules_version=hazard_rules_version,
     )
     heads.rule_signals = {}
     raw = heads.logits(dev_texts)
@@ -544,6 +546,7 @@ def fit_minilm(
         config.seed,
         config.hazard_relevance_cap,
         config.hazard_caps_signals,
+        config.hazard_rules_version,
     )
     metrics.update(cal)
     if config.quantize:

@@ -23,6 +23,7 @@ FLOOD = (
 )
 def test_harm_from_a_hazard_or_an_accident_alone(text: str) -> None:
     assert reports_only_hazard_harm(text)
+    assert reports_only_hazard_harm(text, version=2)
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,33 @@ def test_harm_from_a_hazard_or_an_accident_alone(text: str) -> None:
 )
 def test_anything_else_is_left_to_the_model(text: str) -> None:
     assert not reports_only_hazard_harm(text)
+    assert not reports_only_hazard_harm(text, version=2)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Police, soldiers and a government are the sources and rescuers of disaster news.
+        "A bus plunged into a gorge on Sunday, killing 22 passengers and injuring 15, police said.",
+        "Army helicopters rescued hundreds of villagers stranded by floods that have killed 31 people.",
+        "The government declared three days of mourning after an earthquake killed 120 people.",
+        "A fire at a garment factory killed 17 workers on Tuesday; firefighters said the exits had been locked.",
+    ],
+)
+def test_version_2_reads_accident_reports_that_name_police_or_a_government(text: str) -> None:
+    assert reports_only_hazard_harm(text, version=2)
+    assert not reports_only_hazard_harm(text)  # version 1, as the models of that version were calibrated
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Police said the truck overturned after gunmen opened fire on it, killing three.",
+        "A fire was set in front of the consulate; the building was damaged in the blaze.",
+        "Investigators believe the factory fire that killed nine was started deliberately.",
+        "A soldier was injured when he stepped on a landmine near the border.",
+        "Relatives of the 22 killed in the bus accident took to the streets to demand compensation.",
+    ],
+)
+def test_version_2_still_leaves_violence_to_the_model(text: str) -> None:
+    assert not reports_only_hazard_harm(text, version=2)

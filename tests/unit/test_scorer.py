@@ -96,3 +96,13 @@ def test_hazard_cap_can_cap_the_signals_too(tiny_fit):
     assert flood_all.resurgence.score <= 0.05
     assert flood_all.severity == flood.severity  # the harm's size is still reported
     assert signals_too[1] == relevance_only[1]  # an attack is never capped
+
+
+def test_the_model_reads_the_hazard_words_of_its_own_version(tiny_fit):
+    from threatscore.scorer import Scorer
+
+    bus = [Article(id="bus", text="A bus plunged into a gorge on Sunday, killing 22 passengers, police said.")]
+    config = tiny_fit.scorer_config.model_copy(update={"hazard_relevance_cap": 0.0})
+    (v1,) = Scorer(tiny_fit.heads, config).score(bus)
+    (v2,) = Scorer(tiny_fit.heads, config.model_copy(update={"hazard_rules_version": 2})).score(bus)
+    assert v1.relevance > 0.0 and v2.relevance == 0.0
