@@ -74,6 +74,9 @@ NOT_RELEVANT = {
     "Turnout was high and observers said voting was calm and orderly.",
     "flood": "Floods caused by three days of torrential rain have killed at least 40 people and displaced "
     "thousands, the disaster management authority said on Monday. Rescue teams used boats to reach villages.",
+    # Added 28 Nov 2026 (twentieth session) with the hazard words of version 2: police as the source of an accident.
+    "bus_crash": "A bus plunged into a gorge in the hills on Sunday, killing 22 passengers and injuring 15, police "
+    "said. The driver lost control on a sharp bend.",
 }
 
 
