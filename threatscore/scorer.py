@@ -69,8 +69,8 @@ class ScorerConfig(BaseModel):
     #: items), where few articles reach 0.5 (``training.stacking.calibrate_resurgence``).
     resurgence_threshold: float = Field(0.5, ge=0.0, le=1.0)
     #: The relevance of an article that reports harm from a natural hazard or an accident and names no violence,
-    #: armed actor, security force, protest or politics (``threatscore.hazards``) is at most this; None: the heads'
-    #: relevance as it is (every model before 28 Nov 2026's twentieth session).
+    #: armed actor, protest or politics (``threatscore.hazards``, in the words of ``hazard_rules_version``) is at most
+    #: this; None: the heads' relevance as it is (every model before 28 Nov 2026's twentieth session).
     hazard_relevance_cap: float | None = Field(None, ge=0.0, le=1.0)
     #: Where that cap applies, the ten signals and resurgence are capped at it too and no signal is shown with
     #: evidence: an article about a flood shows no militant attack (version 5 of 28 Nov 2026 had quoted the flood
