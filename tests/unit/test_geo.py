@@ -308,6 +308,15 @@ def test_towns_missing_from_geonames_are_known() -> None:
     assert _regions("An IED exploded near Kain-Ouro (Kain, Yatenga).")[0] == ("BF", "Nord")
 
 
+def test_lebanons_tripoli_by_its_quarters() -> None:
+    assert _regions("An armed fist fight ensued in the Tabbaneh area of Tripoli between two families.") == [
+        ("LB", "Liban-Nord")
+    ]
+    assert _regions("Clashes between Bab al-Tabbaneh and Jabal Mohsen resumed overnight.")[0] == ("LB", "Liban-Nord")
+    # Alone, al-Marj is still Libya's.
+    assert _regions("Protesters blocked a road in el Marj.") == [("LY", "Al Marj")]
+
+
 def test_peoples_parties_and_operations_tied_to_one_country_are_cues() -> None:
     assert _regions("The Nagas in particular were shocked, the statement said.") == [("IN", None)]
     assert _regions("Ten LTTE rebels were killed by troops in an ambush.") == [("LK", None)]

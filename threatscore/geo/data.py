@@ -1105,6 +1105,15 @@ EXTRA_TOWNS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
         ("Deou", "Déou"),
         ("Essakane",),
     ),
+    # Tripoli's (Lebanon's) quarters of the 2008-14 fighting and its suburb on the Palma bridge road, and a Bekaa town
+    # on the Chtaura-Masnaa road: otherwise Libya's Tripoli, Montenegro's Bar. (The Bekaa's el Marj is left out: alone,
+    # it would take Libya's al-Marj.)
+    ("LB", "Liban-Nord"): (
+        ("Bab al-Tabbaneh", "Bab el-Tabbaneh", "Bab al Tabbaneh", "Tabbaneh", "Tebbaneh"),
+        ("Jabal Mohsen", "Jabal Mohsin", "Jabal Mohsein", "Jabal Muhsin"),
+        ("Bohssas", "Bahsas", "Bhsas"),
+    ),
+    ("LB", "Beqaa"): (("Bar Elias", "Bar Elyas", "Barelias"),),
     ("BF", "Nord"): (("Kain",),),
     ("BF", "Centre-Nord"): (
         ("Pensa",),
