@@ -25,64 +25,64 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from threatscore.rules import ARMED_ACTORS
+from threatscore.rules import ARMED_ACTORS_V4
 
-_HAZARD: Final = re.compile(
-    r"\b(?:floods?|flooding|flash[- ]floods?|floodwaters?|earthquakes?|quakes?|aftershocks?|tsunamis?|landslides?|"
+
+def _words(*alternatives: str) -> re.Pattern[str]:
+    """One case-insensitive pattern matching any of ``alternatives`` as whole words."""
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
+
+
+_NATURAL_HAZARDS: Final = (
+    r"floods?|flooding|flash[- ]floods?|floodwaters?|earthquakes?|quakes?|aftershocks?|tsunamis?|landslides?|"
     r"landslips?|mudslides?|avalanches?|cyclones?|hurricanes?|typhoons?|tornado(?:es)?|tropical storms?|"
     r"thunderstorms?|snowstorms?|dust storms?|hailstorms?|blizzards?|(?:heavy|torrential|monsoon|incessant) rains?|"
     r"rainstorms?|downpours?|cloudbursts?|droughts?|wildfires?|forest fires?|bush ?fires?|heat ?waves?|cold waves?|"
-    r"lightning strikes?|struck by lightning|volcanic|"
+    r"lightning strikes?|struck by lightning|volcanic"
+)
+_ACCIDENTS: Final = (
     r"(?:road|traffic|car|bus|truck|lorry|train|rail|railway|plane|air|aviation|boat|ferry|mining|mine|industrial) "
     r"(?:accidents?|crash(?:es)?|collisions?|disasters?)|"
     r"capsized|derailed|derailment|building collapsed?|collapse of (?:a|the) (?:building|bridge|house)|stampedes?|"
-    r"drowned)\b",
-    re.IGNORECASE,
+    r"drowned"
+)
+# Version 2: vehicle accidents told by what the vehicle did, and accidental fires.
+_ACCIDENTS_V2: Final = (
+    r"plunged|overturned|skidded|collided|head-on collision|fire broke out|blaze|caught fire|gutted|"
+    r"fire (?:at|in) (?:a|an|the) (?:\w+ )?(?:factory|building|market|hospital|hotel|warehouse|house|home|slum|camp|"
+    r"school|mine)|(?:factory|building|market|hospital|hotel|warehouse|house|forest) fires?"
 )
 # People harmed or places destroyed: a hazard named in passing ("a flood of applications") is no report of harm.
-_HARM: Final = re.compile(
-    r"\b(?:killed|kills|killing|dead|deaths?|died|dies|dying|injured|injuries|hurt|missing|displaced|homeless|"
-    r"destroyed|damaged|victims?|casualt\w*|bodies|drowned|swept away|trapped|stranded|evacuat\w*|rescu\w*)\b",
-    re.IGNORECASE,
+_HARM: Final = _words(
+    r"killed|kills|killing|dead|deaths?|died|dies|dying|injured|injuries|hurt|missing|displaced|homeless|"
+    r"destroyed|damaged|victims?|casualt\w*|bodies|drowned|swept away|trapped|stranded|evacuat\w*|rescu\w*"
 )
-# Violence, weapons, security forces, protest and politics: any one of them leaves the article to the model.
-_NOT_ONLY_HAZARD: Final = re.compile(
-    r"\b(?:attack\w*|assault\w*|ambush\w*|raid\w*|clash\w*|fight\w*|battle\w*|combat\w*|offensive|shell(?:s|ed|ing)|"
+# Violence, weapons, protest: any one of them leaves the article to the model.
+_VIOLENCE: Final = (
+    r"attack\w*|assault\w*|ambush\w*|raid\w*|clash\w*|fight\w*|battle\w*|combat\w*|offensive|shell(?:s|ed|ing)|"
     r"air ?strikes?|drone strikes?|bomb\w*|blasts?|explosi\w*|ieds?|grenades?|rockets?|missiles?|mortars?|artillery|"
     r"guns?|gunfire|gunshots?|shot|shoot\w*|sniper\w*|fired (?:at|on|upon)|opened fire|weapons?|arms|ammunition|"
     r"rifles?|pirates?|sabot(?:ag\w*|eurs?)|burn\w*|kidnap\w*|abduct\w*|hostages?|assassinat\w*|execut\w*|behead\w*|"
     r"massacre\w*|lynch\w*|murder\w*|stabb\w*|beat|beaten|beating|mobs?|pelt\w*|stones?|torch\w*|arson|"
     r"set (?:alight|ablaze|fire)|vandal\w*|loot\w*|extort\w*|threat\w*|intimidat\w*|riot\w*|protest\w*|"
-    r"demonstrat\w*|rall(?:y|ies|ied)|marched|sit-ins?|block(?:ed|ing|ades?|aders?)|hartals?|bandhs?|barricad\w*|demand\w*|strikes?|wars?|warfare|conflict\w*|"
-    r"violen\w*|ceasefire|truce|insurrection|coup|unrest|arrest\w*|detain\w*|crackdown|curfew|troops|soldiers?|"
-    r"army|military|armed|security forces|police|gendarm\w*|"
-    r"ministers?|government|parliament\w*|elect\w*|part(?:y|ies)|president\w*|chancellor|senat\w*|congress|"
-    r"opposition|mps?|politic\w*)\b",
-    re.IGNORECASE,
+    r"demonstrat\w*|rall(?:y|ies|ied)|marched|sit-ins?|block(?:ed|ing|ades?|aders?)|hartals?|bandhs?|barricad\w*|"
+    r"demand\w*|strikes?|wars?|warfare|conflict\w*|violen\w*|ceasefire|truce|insurrection|coup|unrest|arrest\w*|"
+    r"detain\w*|crackdown|curfew|armed"
 )
-
-
-_HAZARD_V2: Final = re.compile(
-    _HAZARD.pattern[: -len(r")\b")]
-    + r"|plunged|overturned|skidded|collided|head-on collision|fire broke out|blaze|caught fire|gutted|"
-    r"fire (?:at|in) (?:a|an|the) (?:\w+ )?(?:factory|building|market|hospital|hotel|warehouse|house|home|slum|camp|"
-    r"school|mine)|(?:factory|building|market|hospital|hotel|warehouse|house|forest) fires?)\b",
-    re.IGNORECASE,
+# Version 2: what else makes harm someone's doing.
+_VIOLENCE_V2: Final = r"landmines?|took to the streets|intentional\w*|deliberate\w*|fires? (?:was|were) set"
+# Version 1 only: security forces and a government or president (version 2 reads them as the rescuers and sources).
+_SECURITY_AND_GOVERNMENT: Final = (
+    r"troops|soldiers?|army|military|security forces|police|gendarm\w*|government|president\w*"
 )
-_NOT_ONLY_HAZARD_V2: Final = re.compile(
-    _NOT_ONLY_HAZARD.pattern.replace(r"troops|soldiers?|", "")
-    .replace(
-        r"army|military|armed|security forces|police|gendarm\w*|",
-        r"armed|landmines?|took to the streets|intentional\w*|deliberate\w*|fires? (?:was|were) set|",
-    )
-    .replace(r"ministers?|government|parliament", r"ministers?|parliament")
-    .replace(r"president\w*|", ""),
-    re.IGNORECASE,
+# Politics, which the BBC benchmark counts as relevant.
+_POLITICS: Final = (
+    r"ministers?|parliament\w*|elect\w*|part(?:y|ies)|chancellor|senat\w*|congress|opposition|mps?|politic\w*"
 )
 #: Per version, the hazard words and the words that leave an article to the model.
 HAZARD_RULE_VERSIONS: Final[dict[int, tuple[re.Pattern[str], re.Pattern[str]]]] = {
-    1: (_HAZARD, _NOT_ONLY_HAZARD),
-    2: (_HAZARD_V2, _NOT_ONLY_HAZARD_V2),
+    1: (_words(_NATURAL_HAZARDS, _ACCIDENTS), _words(_VIOLENCE, _SECURITY_AND_GOVERNMENT, _POLITICS)),
+    2: (_words(_NATURAL_HAZARDS, _ACCIDENTS, _ACCIDENTS_V2), _words(_VIOLENCE, _VIOLENCE_V2, _POLITICS)),
 }
 
 
@@ -94,5 +94,5 @@ def reports_only_hazard_harm(text: str, version: int = 1) -> bool:
         hazard.search(text)
         and _HARM.search(text)
         and not not_only_hazard.search(text)
-        and not ARMED_ACTORS.search(text)
+        and not ARMED_ACTORS_V4.search(text)
     )

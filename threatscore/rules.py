@@ -274,22 +274,19 @@ _ARMED_ACTORS = re.compile(
 # items: Nigeria's and the Sahel's bandits, the Wagner group (and any "<Name> group"), Sudan's RSF and Janjaweed,
 # Congo's ADF, M23 and Mai-Mai, the Central African Séléka and anti-balaka, the Philippines' NPA, BIFF and Abu Sayyaf,
 # Ethiopia's Fano, OLA and TPLF, Syria's YPG, the Islamic State's provinces (ISKP, ISCAP), death squads.
-_ARMED_ACTORS_V4 = re.compile(
+ARMED_ACTORS_V4 = re.compile(
     _ARMED_ACTORS.pattern
     + r"|\b(?:bandits?|banditry|wagner|mai-?mai|janjaweed|anti-?balaka|s[eé]l[eé]ka|abu sayyaf|fano|death squads?)\b"
     r"|(?-i:\b(?:RSF|ADF|M23|NPA|BIFF|OLA|TPLF|YPG|ISKP|IS-K|ISCAP|CODECO)\b|\b[A-Z][\w'’-]+ group\b)",
     re.IGNORECASE,
 )
 
-#: Armed actors of every region as the newest rules know them (what ``threatscore.hazards`` looks for too).
-ARMED_ACTORS: Final = _ARMED_ACTORS_V4
-
 #: Per version, what a sentence must also name for a signal's rule to fire there.
 _REQUIRES: Final[dict[int, dict[str, re.Pattern[str]]]] = {
     1: {},
     2: {},
     3: {"regrouping": _ARMED_ACTORS, "recruitment": _ARMED_ACTORS},
-    4: {"regrouping": _ARMED_ACTORS_V4, "recruitment": _ARMED_ACTORS_V4},
+    4: {"regrouping": ARMED_ACTORS_V4, "recruitment": ARMED_ACTORS_V4},
 }
 
 

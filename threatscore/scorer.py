@@ -308,15 +308,11 @@ class Scorer:
         ``hazard_caps_signals`` the signals and resurgence too."""
         cap = self.config.hazard_relevance_cap
         assert cap is not None
+        capped = replace(out, relevance=np.minimum(out.relevance, cap))
         if not self.config.hazard_caps_signals:
-            return replace(out, relevance=np.minimum(out.relevance, cap))
+            return capped
         resurgence = None if out.resurgence is None else np.minimum(out.resurgence, cap)
-        return replace(
-            out,
-            relevance=np.minimum(out.relevance, cap),
-            signals=np.minimum(out.signals, cap),
-            resurgence=resurgence,
-        )
+        return replace(capped, signals=np.minimum(out.signals, cap), resurgence=resurgence)
 
     def _prepare(self, article: Article) -> _Prepared:
         document = prepare(article.text)

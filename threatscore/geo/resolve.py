@@ -200,9 +200,9 @@ METRO_POP = 1_000_000
 ADMIN2_BONUS = 0.8
 #: A village is no larger than this: a larger reading of "Baanu village" or "the village of Pansi" is a namesake.
 VILLAGE_MAX_POP = 100_000
-#: A reading smaller than this, in a country neither the text's cues point to nor borders one, is a namesake
-#: (``_abroad_of_cues``); the same bound as ``_homonym_abroad``'s for a country that nothing else attests.
-ABROAD_OF_CUES_POP = 200_000
+#: A town or district smaller than this, in a country that nothing else in the text supports, may be a namesake
+#: (``_homonym_abroad``, ``_abroad_of_cues``); a larger one is read as itself.
+NAMESAKE_MAX_POP = 200_000
 # A short word with a capital after a lower-case letter ("JaS", "HaY"): an acronym, as no place name is written so.
 _INNER_CAPITAL_RE = re.compile(r"[A-Z][a-z]+[A-Z]")
 
@@ -896,7 +896,7 @@ def _homonym_abroad(c: Candidate, support: float, country_ev: dict[str, float], 
     # A town or district in a country nothing else in the article points to, while another country is well
     # attested, is most likely a homonym ("al-Marj" in a Syrian report is not Libya's).
     other = max((v - own_c.get(k, 0.0) for k, v in country_ev.items() if k != c.cc), default=0.0)
-    weak = c.kind != KIND_COUNTRY and (c.pop < 200_000 or c.alternate) and support < 0.3
+    weak = c.kind != KIND_COUNTRY and (c.pop < NAMESAKE_MAX_POP or c.alternate) and support < 0.3
     if weak and other >= 0.6 and other > country_ev.get(c.cc, 0.0):
         return True
     # A spelling variant or another name of a small place abroad ("Modi" for Moody, South Dakota; "Pika" for Pike)
@@ -933,7 +933,7 @@ def _abroad_of_cues(c: Candidate, support: float, cue_ccs: set[str]) -> bool:
         and not c.cue
         and not c.demonym
         and c.kind != KIND_COUNTRY
-        and c.pop < ABROAD_OF_CUES_POP
+        and c.pop < NAMESAKE_MAX_POP
         and support < 0.3
     )
 
