@@ -241,6 +241,9 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
         "Ijaw",
         "Tiv",
         "Nnamdi Azikiwe",
+        # The Nigeria Labour Congress by its acronym, and a Nigerian party.
+        "NLC",
+        "Accord Party",
     ),
     "SO": ("Al Shabaab", "al-Shabaab", "Al-Shabaab", "AMISOM", "Somali National Army"),
     "SY": (
@@ -364,8 +367,30 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
         "NSCN-IM",
         "NSCN-K",
         "NSCN (IM)",
+        # The Maoist insurgents by their short name ("Naxals torched a bus"), and a national party rooted in Uttar
+        # Pradesh but standing across northern India.
+        "Naxal",
+        "Naxals",
+        "Bahujan Samaj Party",
+        "BSP",
     ),
-    "BD": ("Awami League", "BNP", "Jamaat-e-Islami", "upazila"),
+    # The ruling party's youth and student wings, the opposition's student wing, the Jatiya Party and the Hefazat
+    # movement: names of Bangladeshi politics only.
+    "BD": (
+        "Awami League",
+        "BNP",
+        "Jamaat-e-Islami",
+        "upazila",
+        "Jubo League",
+        "Chhatra League",
+        "Chhatra Dal",
+        "Jatiya Party",
+        "Hefazat",
+        "Hefazat-e-Islam",
+    ),
+    # Cambodia's banned opposition party; Zambia's main opposition party.
+    "KH": ("CNRP",),
+    "ZM": ("UPND",),
     # A tambon is a Thai subdistrict; the BRN the main insurgent front of the Deep South.
     "TH": ("tambon", "Barisan Revolusi Nasional"),
     "UA": ("OSCE SMM", "Donbas", "Donbass"),
@@ -437,6 +462,8 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
         "Pattali Makkal Katchi",
         # Tamil Nadu's state liquor retailer.
         "TASMAC",
+        # Tamil Nadu's power utility.
+        "TANGEDCO",
         "Tasmac",
         "Hindu Munnani",
         "Puthiya Tamilagam",
@@ -457,8 +484,9 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
         "Kannadiga",
         "Kannadigas",
     ),
-    ("IN", "Maharashtra"): ("Shiv Sena", "MNS", "Maratha Kranti Morcha"),
-    ("IN", "Andhra Pradesh"): ("Telugu Desam", "Telugu Desam Party", "TDP", "YSR Congress", "YSRCP"),
+    # MSRTC and APSRTC: the two states' road transport corporations.
+    ("IN", "Maharashtra"): ("Shiv Sena", "MNS", "Maratha Kranti Morcha", "MSRTC"),
+    ("IN", "Andhra Pradesh"): ("Telugu Desam", "Telugu Desam Party", "TDP", "YSR Congress", "YSRCP", "APSRTC"),
     ("IN", "Telangana"): ("TRS",),
     ("IN", "Punjab"): (
         "Shiromani Akali Dal",
@@ -476,7 +504,7 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
     ("IN", "Jharkhand"): ("JMM",),
     # The NDFB fought for a Bodo homeland in western Assam; the GNLA and ASAK in Meghalaya's Garo Hills.
     ("IN", "Assam"): ("AASU", "Asom Gana Parishad", "ULFA", "AIUDF", "NDFB", "National Democratic Front of Bodoland"),
-    ("IN", "Meghalaya"): ("GNLA", "Garo National Liberation Army", "ASAK"),
+    ("IN", "Meghalaya"): ("GNLA", "Garo National Liberation Army", "ASAK", "ANVC", "Achik National Volunteer Council"),
     ("IN", "Jammu and Kashmir"): ("Hurriyat", "Hizbul Mujahideen", "JKLF"),
     ("IN", "Uttar Pradesh"): ("Samajwadi Party",),
     ("IN", "Haryana"): ("Indian National Lok Dal", "INLD"),
@@ -490,6 +518,8 @@ ADMIN1_CUES: dict[tuple[str, str], tuple[str, ...]] = {
     ("NG", "Borno"): ("Boko Haram",),
     # The Berom are a people of the Jos Plateau.
     ("NG", "Plateau"): ("Berom",),
+    # Kano State's road traffic agency.
+    ("NG", "Kano"): ("KAROTA",),
     ("SY", "Idlib"): (
         "HTS",
         "Hayat Tahrir al-Sham",
@@ -558,6 +588,7 @@ NEIGHBOURS: dict[str, tuple[str, ...]] = {
     "CM": ("NG", "TD", "CF", "CG", "GA", "GQ"),
     "IN": ("PK", "CN", "NP", "BT", "BD", "MM", "LK"),
     "IQ": ("SY", "TR", "IR", "KW", "SA", "JO"),
+    "KH": ("TH", "LA", "VN"),
     "LB": ("SY", "IL"),
     "LK": ("IN",),
     "LY": ("TN", "DZ", "NE", "TD", "SD", "EG"),
@@ -574,6 +605,7 @@ NEIGHBOURS: dict[str, tuple[str, ...]] = {
     "TH": ("MM", "LA", "KH", "MY"),
     "UA": ("RU", "BY", "PL", "SK", "HU", "RO", "MD"),
     "YE": ("SA", "OM"),
+    "ZM": ("CD", "TZ", "MW", "MZ", "ZW", "BW", "NA", "AO"),
 }
 
 # Spellings of first-level regions that neither GeoNames' admin-1 name nor ISO 3166-2 carries, keyed by
