@@ -173,6 +173,7 @@ def _evaluate_benchmarks(models: list[str], processed: Path, task_config: Path |
 def _evaluate_places(processed: Path, split: str, limit: int | None) -> str:
     """The place resolver is the same in every model (``threatscore.geo``): no model URI is needed."""
     from training.evaluate_places import corpus_gold, evaluate_places
+    from training.places_ceiling import AUDIT, load_places_audit, places_ceiling
 
     rows = corpus_gold(processed, split)
     if rows.empty:
@@ -181,7 +182,17 @@ def _evaluate_places(processed: Path, split: str, limit: int | None) -> str:
     report.title = f"Place resolution (primary region), corpus {split} split" + (
         f", first {limit} rows per source" if limit else ""
     )
-    return report.render()
+    text = report.render()
+    if limit is None and AUDIT.is_file():
+        # How far the text itself lets any resolver go on this split (a hand audit; only where one was made).
+        try:
+            audit = load_places_audit(AUDIT)
+        except ValueError as exc:
+            raise _fail(str(exc)) from exc
+        ceiling = places_ceiling(report, audit, split)
+        if ceiling is not None:
+            text += "\n" + ceiling.render()
+    return text
 
 
 def _evaluate_fatalities(processed: Path, split: str) -> str:

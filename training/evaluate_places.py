@@ -119,6 +119,11 @@ class PlacesReport:
     sources: list[SourceScore]
     confusions: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     title: str = "Place resolution (primary region)"
+    #: Ids of the rows that got no region at all, and of the rows with a gold admin-1 whose primary region is a
+    #: country only: the two populations the hand audit of the resolver's ceiling samples (``places_ceiling``).
+    no_region_ids: frozenset[str] = frozenset()
+    country_only_ids: frozenset[str] = frozenset()
+    admin1_row_ids: frozenset[str] = frozenset()  # the rows with a gold admin-1
 
     @property
     def overall(self) -> SourceScore:
@@ -204,6 +209,9 @@ def evaluate_places(rows: pd.DataFrame, limit: int | None = None, top_confusions
         raise ValueError(f"rows lack columns {missing}")
     scores: list[SourceScore] = []
     confusions: dict[str, list[tuple[str, int]]] = {}
+    no_region: set[str] = set()
+    country_only: set[str] = set()
+    admin_ids: set[str] = set()
     for source, group in rows.groupby("source", sort=True):
         group = group[group["country_code"].notna() & (group["country_code"].astype(str).str.len() == 2)]
         if limit is not None:
@@ -216,13 +224,18 @@ def evaluate_places(rows: pd.DataFrame, limit: int | None = None, top_confusions
             regions = resolve_regions(str(row.text))
             primary = regions[0] if regions else None
             covered += primary is not None
+            if primary is None:
+                no_region.add(str(row.id))
             cc_ok = primary is not None and primary.country_code == gold_cc
             country_ok += cc_ok
             gold_admin = gold_admin1_keys(gold_cc, row.admin1 if isinstance(row.admin1, str) else None)
             if not gold_admin:
                 continue
             admin_rows += 1
+            admin_ids.add(str(row.id))
             admin_covered += primary is not None
+            if primary is not None and primary.admin1 is None:
+                country_only.add(str(row.id))
             admin_found += any(
                 r.country_code == gold_cc and normalize_admin1(r.country_code, r.admin1) in gold_admin for r in regions
             )
@@ -239,7 +252,13 @@ def evaluate_places(rows: pd.DataFrame, limit: int | None = None, top_confusions
             )
         )
         confusions[str(source)] = confused.most_common(top_confusions)
-    return PlacesReport(scores, confusions)
+    return PlacesReport(
+        scores,
+        confusions,
+        no_region_ids=frozenset(no_region),
+        country_only_ids=frozenset(country_only),
+        admin1_row_ids=frozenset(admin_ids),
+    )
 
 
 def corpus_gold(processed_dir: Path, split: str = "test") -> pd.DataFrame:

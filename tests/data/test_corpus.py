@@ -259,3 +259,21 @@ def test_dates_are_plausible(corpus_build: CorpusBuild) -> None:
         dates = df[column].dropna()
         assert dates.min() >= pd.Timestamp("1960-01-01"), (column, dates.min())
         assert dates.max() <= pd.Timestamp("2025-12-31"), (column, dates.max())
+
+
+def test_places_audit_rows_are_corpus_rows_and_their_places_are_in_the_text(corpus_build: CorpusBuild) -> None:
+    # The hand audit behind the places ceiling (data/annotations/places_audit.jsonl) stores ids and labels only:
+    # each id must be a row of its split with the gold location it records, and each named place must be written
+    # in that row's text.
+    from training.places_ceiling import load_places_audit
+
+    df = corpus_build.corpus.set_index("id")
+    for row in load_places_audit():
+        assert row.id in df.index, row.id
+        gold = df.loc[row.id]
+        assert gold["split"] == row.split and gold["source"] == row.source, row.id
+        assert str(gold["country_code"]).upper() == row.gold_country, row.id
+        admin1 = gold["admin1"] if isinstance(gold["admin1"], str) else None
+        assert admin1 == row.gold_admin1, row.id
+        for place in row.named_places:
+            assert place.casefold() in str(gold["text"]).casefold(), (row.id, place)

@@ -311,6 +311,7 @@ CONTEXT_CUES: dict[str, tuple[str, ...]] = {
         "Narendra Modi",
         "CPI-Maoist",
         "CRPF",
+        "Central Reserve Police Force",
         "BJP",
         "Bharatiya Janata Party",
         "Indian National Congress",

@@ -163,6 +163,19 @@ class Gazetteer:
             found = self._admin1_of_namesake_town(cc, key)
         return found
 
+    def countries_named(self, name: str) -> frozenset[str]:
+        """The countries with a country, region or town of this exact name (any of its spellings); cues, demonyms
+        and blocked phrases do not count. Empty for a name the gazetteer does not hold."""
+        key_id = self.automaton.get(f" {skeleton(name)} ", None)
+        if key_id is None:
+            return frozenset()
+        skip = FLAG_CUE | FLAG_DEMONYM | FLAG_BLOCK | FLAG_OUTLET
+        return frozenset(
+            self.place_cc[self.entry_place[i]]
+            for i in range(self.entry_start[key_id], self.entry_start[key_id + 1])
+            if not self.entry_flags[i] & skip
+        )
+
     def _admin1_of_namesake_town(self, cc: str, key: str) -> int | None:
         """Many regions are named after their capital ("Sfax" for GeoNames' "Safaqis", "Cairo" for
         "Al Qahirah"): the admin-1 of the most populous town of that name in the country."""
