@@ -171,12 +171,14 @@ class Ceiling:
 
 def places_ceiling(report: PlacesReport, audit: Iterable[AuditRow], split: str) -> Ceiling | None:
     """The ceiling of ``split`` from an evaluation ``report`` of that whole split (no ``limit``) and the audit;
-    ``None`` when no audited row belongs to the split."""
+    ``None`` when no audited row of the split is still in its population."""
     rows = [r for r in audit if r.split == split]
     if not rows:
         return None
     members = {"no_region": report.no_region_ids, "country_only": report.country_only_ids}
     kept = [r for r in rows if r.id in members[r.population]]
+    if not kept:
+        return None  # another corpus, or every audited row placed now: nothing to estimate from
     no_region = [r for r in kept if r.population == "no_region"]
     no_admin1: dict[tuple[Population, bool], Share] = {}
     for population in POPULATIONS:

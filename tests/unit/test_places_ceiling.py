@@ -66,8 +66,9 @@ def test_ceiling_counts_rows_whose_text_names_nothing() -> None:
     assert "| country | 1/3 = 0.33 | 0.987 |" in text and "admin-1, offline" in text
 
 
-def test_no_ceiling_for_a_split_without_audit() -> None:
+def test_no_ceiling_for_a_split_without_audit_or_without_audited_rows_left() -> None:
     assert places_ceiling(_report(), [_row("a", "no_region")], "test") is None
+    assert places_ceiling(_report(), [_row("x", "no_region"), _row("a", "country_only")], "dev") is None
 
 
 def test_a_bad_audit_line_names_its_number_and_field(tmp_path) -> None:
