@@ -17,7 +17,11 @@ government named anywhere left the article to the model, so "a bus plunged into 
 security forces and "government" / "president" no longer count (they are the rescuers and the sources of disaster
 news; "minister", parliament, elections and parties still do), a deliberate or intentional act, a fire that was set,
 a landmine or people taking to the streets do, and vehicle accidents ("plunged", "overturned", "collided") and
-accidental fires ("a fire at a garment factory", "fire broke out") are hazards.
+accidental fires ("a fire at a garment factory", "fire broke out") are hazards. Version 3 (28 Nov 2026, evening):
+what version 2 still left to the model in reports written for the check: a ferry that sank, a named storm
+("Storm Daniel") and burst dams, a mine or a wall that collapsed, a plane that crashed, epidemics; and accidental
+explosions ("a gas cylinder explosion", "an explosion at a chemical plant"), whose explosion no longer counts as
+violence — any other word of violence in the article still does.
 """
 
 from __future__ import annotations
@@ -52,6 +56,24 @@ _ACCIDENTS_V2: Final = (
     r"fire (?:at|in) (?:a|an|the) (?:\w+ )?(?:factory|building|market|hospital|hotel|warehouse|house|home|slum|camp|"
     r"school|mine)|(?:factory|building|market|hospital|hotel|warehouse|house|forest) fires?"
 )
+# Version 3: sinkings, storms, burst dams, collapses, crashes told as a verb, epidemics.
+# ("Sunk" is left out: "ships damaged or sunk" is how war at sea is told; a "storm drain" is no storm; "crashed" is
+# said of civilian craft only, as a helicopter that crashed at an airbase in a war is the war's.)
+_HAZARDS_V3: Final = (
+    r"sank|sinking|shipwrecks?|storms?(?! (?:water|drains?|sewers?))|dams? (?:burst|collapsed|breached|failed)|"
+    r"(?:mine|tunnel|wall|roof|bridge|dam|building|house|tower|crane|stand|shaft|pit)s? (?:had )?collapsed|"
+    r"(?:plane|airliner|aircraft|bus|minibus|train|car|truck|lorry|van|boat|ferry)s? (?:had )?(?:crashed|crash-landed)|"
+    r"epidemics?|outbreaks? of (?:cholera|ebola|measles|dengue|malaria|meningitis|diphtheria|"
+    r"lassa fever|mpox)|(?:cholera|ebola|measles|dengue|malaria|meningitis|diphtheria|lassa fever|mpox) outbreaks?"
+)
+# Version 3: an explosion of an accident's kind; the phrase is a hazard and is left out of the violence check.
+_ACCIDENTAL_EXPLOSION_WORDS: Final = (
+    r"(?:gas|boiler|cylinder|chemical|industrial|factory|pipeline|tanker|fuel|methane|coal dust|firework|fireworks|"
+    r"firecracker|firecrackers|reactor) (?:explosions?|blasts?)|"
+    r"explosions? (?:at|in|inside|ripped through) (?:a|an|the) (?:\w+ )?(?:factory|plant|refinery|warehouse|mine|"
+    r"pipeline|restaurant|kitchen|workshop|laboratory|port|fireworks)"
+)
+_ACCIDENTAL_EXPLOSIONS: Final = _words(_ACCIDENTAL_EXPLOSION_WORDS)
 # People harmed or places destroyed: a hazard named in passing ("a flood of applications") is no report of harm.
 _HARM: Final = _words(
     r"killed|kills|killing|dead|deaths?|died|dies|dying|injured|injuries|hurt|missing|displaced|homeless|"
@@ -71,6 +93,8 @@ _VIOLENCE: Final = (
 )
 # Version 2: what else makes harm someone's doing.
 _VIOLENCE_V2: Final = r"landmines?|took to the streets|intentional\w*|deliberate\w*|fires? (?:was|were) set"
+# Version 3: bullets (a body "bullet-riddled" is a killing) and mines laid at sea or on roads.
+_VIOLENCE_V3: Final = r"bullet\w*|mine[- ]?lay\w*|mines? (?:were|was) laid"
 # Version 1 only: security forces and a government or president (version 2 reads them as the rescuers and sources).
 _SECURITY_AND_GOVERNMENT: Final = (
     r"troops|soldiers?|army|military|security forces|police|gendarm\w*|government|president\w*"
@@ -83,16 +107,24 @@ _POLITICS: Final = (
 HAZARD_RULE_VERSIONS: Final[dict[int, tuple[re.Pattern[str], re.Pattern[str]]]] = {
     1: (_words(_NATURAL_HAZARDS, _ACCIDENTS), _words(_VIOLENCE, _SECURITY_AND_GOVERNMENT, _POLITICS)),
     2: (_words(_NATURAL_HAZARDS, _ACCIDENTS, _ACCIDENTS_V2), _words(_VIOLENCE, _VIOLENCE_V2, _POLITICS)),
+    3: (
+        _words(_NATURAL_HAZARDS, _ACCIDENTS, _ACCIDENTS_V2, _HAZARDS_V3, _ACCIDENTAL_EXPLOSION_WORDS),
+        _words(_VIOLENCE, _VIOLENCE_V2, _VIOLENCE_V3, _POLITICS),
+    ),
 }
+#: Versions whose accidental explosions are left out of the violence check.
+_MASKS_ACCIDENTAL_EXPLOSIONS: Final = frozenset({3})
 
 
 def reports_only_hazard_harm(text: str, version: int = 1) -> bool:
     """Whether ``text`` reports harm from a natural hazard or an accident and names no violence, armed actor,
     protest or politics anywhere (as the words of ``version`` have it; version 1 also security forces)."""
     hazard, not_only_hazard = HAZARD_RULE_VERSIONS[version]
+    # "A gas cylinder explosion killed nine": the accident's explosion is no violence (any other violent word is).
+    rest = _ACCIDENTAL_EXPLOSIONS.sub(" ", text) if version in _MASKS_ACCIDENTAL_EXPLOSIONS else text
     return bool(
         hazard.search(text)
         and _HARM.search(text)
-        and not not_only_hazard.search(text)
+        and not not_only_hazard.search(rest)
         and not ARMED_ACTORS_V4.search(text)
     )

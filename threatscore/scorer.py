@@ -77,8 +77,9 @@ class ScorerConfig(BaseModel):
     #: sentence as one). False: only relevance is capped.
     hazard_caps_signals: bool = False
     #: Which words tell harm from a hazard apart (``threatscore.hazards.HAZARD_RULE_VERSIONS``): 1 for the models that
-    #: first had the cap (versions 5 and 6 of 28 Nov 2026), 2 where police, soldiers and a government no longer count.
-    hazard_rules_version: Literal[1, 2] = 1
+    #: first had the cap (versions 5 and 6 of 28 Nov 2026), 2 where police, soldiers and a government no longer count,
+    #: 3 where sinkings, storms, collapses, crashes, epidemics and accidental explosions are hazards too.
+    hazard_rules_version: Literal[1, 2, 3] = 1
 
     @field_validator("signal_thresholds")
     @classmethod

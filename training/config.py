@@ -224,8 +224,9 @@ class MiniLMExperiment(_Frozen):
     #: Where that cap applies, cap the signals and resurgence at it too, with no evidence shown (needs the cap).
     hazard_caps_signals: bool = False
     #: The hazard words' version (``threatscore.hazards.HAZARD_RULE_VERSIONS``; 2: security forces and a government
-    #: named no longer keep an accident report relevant).
-    hazard_rules_version: Literal[1, 2] = 1
+    #: named no longer keep an accident report relevant; 3: sinkings, storms, collapses, crashes, epidemics and
+    #: accidental explosions too).
+    hazard_rules_version: Literal[1, 2, 3] = 1
     #: TF-IDF heads averaged with the encoder's per output, weights chosen on dev; None: the encoder alone.
     lexical_blend: LexicalBlendConfig | None = None
     #: Resurgence and signals re-read from all of the article's scores, fitted on gold train; None: no stacking.

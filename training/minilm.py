@@ -249,7 +249,7 @@ def calibrate_and_threshold(
     seed: int = 0,
     hazard_relevance_cap: float | None = None,
     hazard_caps_signals: bool = False,
-    hazard_rules_version: Literal[1, 2] = 1,
+    hazard_rules_version: Literal[1, 2, 3] = 1,
 ) -> tuple[EncoderHeads, ScorerConfig, dict[str, float]]:
     """Fit temperatures per output on dev, then choose per-signal and relevance thresholds on calibrated dev.
 

@@ -24,6 +24,7 @@ FLOOD = (
 def test_harm_from_a_hazard_or_an_accident_alone(text: str) -> None:
     assert reports_only_hazard_harm(text)
     assert reports_only_hazard_harm(text, version=2)
+    assert reports_only_hazard_harm(text, version=3)
 
 
 @pytest.mark.parametrize(
@@ -45,6 +46,7 @@ def test_harm_from_a_hazard_or_an_accident_alone(text: str) -> None:
 def test_anything_else_is_left_to_the_model(text: str) -> None:
     assert not reports_only_hazard_harm(text)
     assert not reports_only_hazard_harm(text, version=2)
+    assert not reports_only_hazard_harm(text, version=3)
 
 
 @pytest.mark.parametrize(
@@ -59,6 +61,7 @@ def test_anything_else_is_left_to_the_model(text: str) -> None:
 )
 def test_version_2_reads_accident_reports_that_name_police_or_a_government(text: str) -> None:
     assert reports_only_hazard_harm(text, version=2)
+    assert reports_only_hazard_harm(text, version=3)
     assert not reports_only_hazard_harm(text)  # version 1, as the models of that version were calibrated
 
 
@@ -74,3 +77,39 @@ def test_version_2_reads_accident_reports_that_name_police_or_a_government(text:
 )
 def test_version_2_still_leaves_violence_to_the_model(text: str) -> None:
     assert not reports_only_hazard_harm(text, version=2)
+    assert not reports_only_hazard_harm(text, version=3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A ferry carrying more than 200 passengers sank in the river, leaving at least 46 people dead.",
+        "Storm Daniel swept across the east of the country, killing thousands after two dams burst.",
+        "An explosion at a chemical plant in the industrial zone killed 12 workers and injured 80.",
+        "A gas cylinder explosion in a crowded restaurant killed nine people and injured 30.",
+        "At least 30 miners were killed when a gold mine collapsed in the north of the country.",
+        "A cholera outbreak has killed 160 people in three weeks, the health ministry said.",
+        "A passenger plane crashed shortly after take-off, killing all 72 people on board.",
+    ],
+)
+def test_version_3_reads_sinkings_storms_collapses_crashes_epidemics_and_accidental_explosions(text: str) -> None:
+    assert reports_only_hazard_harm(text, version=3)
+    assert not reports_only_hazard_harm(text, version=2)  # as the models of version 2 were calibrated
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An accident's explosion is masked from the violence check; any other violent word still counts.
+        "An explosion at a chemical plant killed 12 workers; police said a bomb had been planted by militants.",
+        "A car bomb explosion in a crowded market killed nine people and injured 30.",
+        "A military jet crashed during a bombing raid on rebel positions, killing both pilots.",
+        "Helicopter crashed in the airbase, crew killed",
+        "Two bullet-riddled bodies were recovered from a storm water drain.",
+        "Eleven ships had been damaged or sunk in mine-laying operations off the coast.",
+        "A storm of protest followed the killing of two students.",
+        "An outbreak of violence between herders and farmers killed 40 people.",
+    ],
+)
+def test_version_3_still_leaves_violence_and_war_to_the_model(text: str) -> None:
+    assert not reports_only_hazard_harm(text, version=3)
